@@ -1,0 +1,157 @@
+package config
+
+import (
+	"time"
+)
+
+// Config is one otlink configuration file.
+type Config struct {
+	Version int      `yaml:"version" json:"version"`
+	Plant   Plant    `yaml:"plant" json:"plant"`
+	Devices []Device `yaml:"devices" json:"devices"`
+	Bus     Bus      `yaml:"bus" json:"bus"`
+	HTTP    HTTP     `yaml:"http" json:"http"`
+	Data    string   `yaml:"data" json:"data"` // data folder; "" = the default state folder
+
+	// File is the path the config was loaded from, for messages.
+	File string `yaml:"-" json:"-"`
+}
+
+// Plant is the ISA-95 hierarchy: enterprise / site / area / line / cell / machine.
+type Plant struct {
+	Enterprise string `yaml:"enterprise" json:"enterprise"`
+	Sites      []Site `yaml:"sites" json:"sites"`
+}
+
+// Site is a factory.
+type Site struct {
+	Name  string `yaml:"name" json:"name"`
+	Areas []Area `yaml:"areas" json:"areas"`
+}
+
+// Area is a part of a site.
+type Area struct {
+	Name  string `yaml:"name" json:"name"`
+	Lines []Line `yaml:"lines" json:"lines"`
+}
+
+// Line is a production line. It holds cells, or machines directly when the
+// plant does not use cells.
+type Line struct {
+	Name     string    `yaml:"name" json:"name"`
+	Cells    []Cell    `yaml:"cells,omitempty" json:"cells,omitempty"`
+	Machines []Machine `yaml:"machines,omitempty" json:"machines,omitempty"`
+}
+
+// Cell is a work cell of a line.
+type Cell struct {
+	Name     string    `yaml:"name" json:"name"`
+	Machines []Machine `yaml:"machines" json:"machines"`
+}
+
+// Machine is a piece of equipment; its tags are read from devices.
+type Machine struct {
+	Name        string `yaml:"name" json:"name"`
+	Description string `yaml:"description,omitempty" json:"description,omitempty"`
+	Device      string `yaml:"device,omitempty" json:"device,omitempty"` // default device of its tags
+	Tags        []Tag  `yaml:"tags" json:"tags"`
+}
+
+// Tag is one data point of a machine.
+type Tag struct {
+	Name        string  `yaml:"name" json:"name"`
+	Device      string  `yaml:"device,omitempty" json:"device,omitempty"` // overrides the machine's device
+	Address     string  `yaml:"address" json:"address"`                   // driver syntax, e.g. hr:100, coil:3, hr:7.2
+	Type        string  `yaml:"type" json:"type"`                         // bool, int16, float32, string, ...
+	Length      int     `yaml:"length,omitempty" json:"length,omitempty"` // string length in characters
+	ByteOrder   string  `yaml:"byte_order,omitempty" json:"byte_order,omitempty"`
+	WordOrder   string  `yaml:"word_order,omitempty" json:"word_order,omitempty"`
+	Poll        string  `yaml:"poll,omitempty" json:"poll,omitempty"` // poll class; "" = the device's first class
+	Unit        string  `yaml:"unit,omitempty" json:"unit,omitempty"` // engineering unit, e.g. rpm, degC
+	Scale       *Scale  `yaml:"scale,omitempty" json:"scale,omitempty"`
+	Range       *Range  `yaml:"range,omitempty" json:"range,omitempty"`       // engineering range
+	Deadband    float64 `yaml:"deadband,omitempty" json:"deadband,omitempty"` // absolute, in engineering units
+	Writable    bool    `yaml:"writable,omitempty" json:"writable,omitempty"`
+	Limits      *Limits `yaml:"limits,omitempty" json:"limits,omitempty"` // write limits, required when writable
+	Description string  `yaml:"description,omitempty" json:"description,omitempty"`
+
+	// Path is the full tag path, filled in by Load.
+	Path string `yaml:"-" json:"-"`
+}
+
+// Scale converts raw to engineering values: eng = raw*Gain + Offset.
+type Scale struct {
+	Gain   float64 `yaml:"gain" json:"gain"`
+	Offset float64 `yaml:"offset" json:"offset"`
+}
+
+// Range is an engineering range.
+type Range struct {
+	Min float64 `yaml:"min" json:"min"`
+	Max float64 `yaml:"max" json:"max"`
+}
+
+// Limits bound writes to a writable tag.
+type Limits struct {
+	Min     float64  `yaml:"min" json:"min"`
+	Max     float64  `yaml:"max" json:"max"`
+	MaxRate Duration `yaml:"min_interval,omitempty" json:"min_interval,omitempty"` // least time between two writes
+	MaxStep float64  `yaml:"max_step,omitempty" json:"max_step,omitempty"`         // largest change per write; 0 = any
+}
+
+// Device is a connection to equipment.
+type Device struct {
+	Name      string            `yaml:"name" json:"name"`
+	Driver    string            `yaml:"driver" json:"driver"` // "modbus"
+	Endpoint  string            `yaml:"endpoint" json:"endpoint"`
+	Backup    string            `yaml:"backup,omitempty" json:"backup,omitempty"` // backup endpoint for failover
+	Unit      int               `yaml:"unit,omitempty" json:"unit,omitempty"`     // Modbus unit id, default 1
+	Timeout   Duration          `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+	ByteOrder string            `yaml:"byte_order,omitempty" json:"byte_order,omitempty"`
+	WordOrder string            `yaml:"word_order,omitempty" json:"word_order,omitempty"`
+	Budget    Budget            `yaml:"budget,omitempty" json:"budget,omitempty"`
+	Poll      []PollClass       `yaml:"poll" json:"poll"`
+	Coalesce  Coalesce          `yaml:"coalesce,omitempty" json:"coalesce,omitempty"`
+	Report    string            `yaml:"report,omitempty" json:"report,omitempty"` // "change" (default) or "all"
+	Disabled  bool              `yaml:"disabled,omitempty" json:"disabled,omitempty"`
+	Options   map[string]string `yaml:"options,omitempty" json:"options,omitempty"`
+}
+
+// PollClass is a named poll interval of a device.
+type PollClass struct {
+	Name     string   `yaml:"name" json:"name"`
+	Interval Duration `yaml:"interval" json:"interval"`
+}
+
+// Budget is what a device may be asked to do. It protects the equipment.
+type Budget struct {
+	MaxInFlight int      `yaml:"max_in_flight,omitempty" json:"max_in_flight,omitempty"` // default 1
+	MinGap      Duration `yaml:"min_gap,omitempty" json:"min_gap,omitempty"`             // least time between two requests
+	PollFloor   Duration `yaml:"poll_floor,omitempty" json:"poll_floor,omitempty"`       // shortest poll interval allowed
+}
+
+// Coalesce tunes how tags are grouped into block reads.
+type Coalesce struct {
+	MaxGap   int `yaml:"max_gap,omitempty" json:"max_gap,omitempty"`     // largest run of unused units read to join two tags; default 16
+	MaxCount int `yaml:"max_count,omitempty" json:"max_count,omitempty"` // cap below the protocol limit; 0 = protocol limit
+}
+
+// Bus configures the message bus.
+type Bus struct {
+	URL          string   `yaml:"url,omitempty" json:"url,omitempty"`                     // external NATS; "" = embedded
+	Listen       string   `yaml:"listen,omitempty" json:"listen,omitempty"`               // embedded NATS client port; default 127.0.0.1:4222
+	MQTT         string   `yaml:"mqtt,omitempty" json:"mqtt,omitempty"`                   // embedded MQTT listener; default 127.0.0.1:1883; "off" disables
+	SyncInterval Duration `yaml:"sync_interval,omitempty" json:"sync_interval,omitempty"` // JetStream fsync interval; 0 = server default (2m); "always" = every write
+	SyncAlways   bool     `yaml:"sync_always,omitempty" json:"sync_always,omitempty"`
+}
+
+// HTTP configures the web server.
+type HTTP struct {
+	Listen string `yaml:"listen,omitempty" json:"listen,omitempty"` // default 127.0.0.1:8080
+}
+
+// Duration is a time.Duration written as "100ms", "5s", "1m" in YAML.
+type Duration time.Duration
+
+// D returns the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }

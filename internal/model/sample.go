@@ -1,0 +1,27 @@
+package model
+
+// Sample is one value of one tag at one time.
+//
+// Source is when the device produced the value (when the protocol says so)
+// or when the reply arrived; Server is when otlink stamped it. Both are Unix
+// nanoseconds.
+type Sample struct {
+	Tag     string  // full tag path, e.g. acme/taichung/machining/line1/cnc01/spindle_speed
+	Value   Value   // typed value; invalid when quality is bad and nothing was read
+	Quality Quality // OPC UA StatusCode compatible
+	Source  int64   // source timestamp, Unix ns
+	Server  int64   // server timestamp, Unix ns
+	Code    uint16  // otlink error code (OTL-nnnn) that explains a bad quality, 0 otherwise
+}
+
+// Batch is the result of one poll cycle of one poll class of one device.
+// Samples of a batch travel together on the bus.
+type Batch struct {
+	Device  string   // device name from the config
+	Class   string   // poll class name
+	Seq     uint64   // per device and class, increases by one each cycle
+	Start   int64    // when the cycle started, Unix ns
+	End     int64    // when its last reply arrived, Unix ns
+	Missed  uint64   // cycles skipped before this one because the previous overran
+	Samples []Sample // changed samples (report by exception) or all, as configured
+}
