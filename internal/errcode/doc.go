@@ -11,3 +11,5 @@
 // 7xxx network monitoring, 8xxx simulator and benchmarks, 9xxx CLI and
 // internal.
 package errcode
+
+//go:generate go run ./gen ../../docs/errors.md

@@ -1,0 +1,77 @@
+// Command otlink connects factory equipment and protects it. This package
+// holds only the subcommands; the work is done in internal/.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	_ "github.com/otlink/otlink/internal/driver/modbus" // registers the "modbus" driver
+	"github.com/otlink/otlink/internal/errcode"
+)
+
+// exitError carries a process exit status out of a command.
+type exitError struct {
+	status int
+	err    error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// usageErr marks err as a usage error: exit status 2.
+func usageErr(err error) error { return &exitError{status: 2, err: err} }
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "otlink",
+		Short:         "otlink connects factory equipment and protects it",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageErr(errcode.Wrap(errcode.CLIUsage, err, "%s", c.CommandPath()))
+	})
+	root.AddCommand(versionCmd(), errorsCmd(), configCmd(), simCmd(), demoCmd(), runCmd(), benchCmd())
+	return root
+}
+
+func main() {
+	root := newRoot()
+	err := root.Execute()
+	if err == nil {
+		return
+	}
+	fmt.Fprintln(os.Stderr, "otlink:", err)
+	var ee *exitError
+	if errors.As(err, &ee) {
+		os.Exit(ee.status)
+	}
+	if errcode.Of(err) == 0 && isCobraUsage(err) {
+		os.Exit(2)
+	}
+	os.Exit(1)
+}
+
+// isCobraUsage recognises cobra's own argument errors, which carry no type.
+func isCobraUsage(err error) bool {
+	s := err.Error()
+	for _, p := range []string{"unknown command", "accepts ", "requires at least", "unknown flag", "unknown shorthand"} {
+		if len(s) >= len(p) && contains(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func contains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,58 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// String writes the duration as Go does: "100ms", "5s", "1m30s".
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalText writes the duration as "5s", so YAML and JSON show it readably.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText reads "100ms", "5s", "1m30s". A number without a unit is
+// rejected: "5" could mean seconds or milliseconds, and guessing wrong
+// would poll a PLC a thousand times too often.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := parseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	*d = v
+	return nil
+}
+
+// UnmarshalYAML lets goccy/go-yaml and similar decoders read a Duration.
+func (d *Duration) UnmarshalYAML(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	if uq, err := strconv.Unquote(s); err == nil {
+		s = uq
+	} else if len(s) >= 2 && s[0] == '\'' && s[len(s)-1] == '\'' {
+		s = strings.ReplaceAll(s[1:len(s)-1], "''", "'")
+	}
+	return d.UnmarshalText([]byte(s))
+}
+
+var errNoUnit = errors.New("no unit")
+
+func parseDuration(s string) (Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, errors.New("empty duration: write e.g. 500ms or 5s")
+	}
+	if _, err := strconv.ParseFloat(s, 64); err == nil {
+		if s == "0" {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("duration %q has no unit: write %ss or %sms: %w", s, s, s, errNoUnit)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("invalid duration %q: write e.g. 100ms, 5s or 1m30s", s)
+	}
+	return Duration(v), nil
+}

@@ -1,0 +1,590 @@
+package config
+
+import (
+	"fmt"
+	"math"
+	"net"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/otlink/otlink/internal/driver"
+	"github.com/otlink/otlink/internal/errcode"
+	"github.com/otlink/otlink/internal/model"
+)
+
+// EndpointChecker is implemented by drivers that can check an endpoint URL
+// without I/O (supported schemes, required parts). Drivers that do not
+// implement it get a generic check: scheme://host:port, or a path for
+// serial lines.
+type EndpointChecker interface {
+	CheckEndpoint(endpoint string) error
+}
+
+// validator checks a decoded config and records problems at the places the
+// decoder remembered.
+type validator struct {
+	file    string
+	vals    map[string]pos
+	keys    map[string]pos
+	bad     map[string]bool
+	present func(path string) bool
+	probs   Errors
+
+	devices map[string]*devInfo
+}
+
+// devInfo is what tag checks need of a device.
+type devInfo struct {
+	dev    *Device
+	path   string
+	drv    driver.Driver // nil when the driver is unknown
+	spec   driver.DeviceSpec
+	ok     bool // device settings valid enough to resolve addresses
+	points []placed
+}
+
+// placed is a resolved tag, for overlap checks.
+type placed struct {
+	pt   driver.Point
+	tag  string // hierarchy path, for messages
+	addr string // address as written, normalised
+	path string // YAML path of the address
+}
+
+// at returns the position of path's value, or of its nearest ancestor.
+func (v *validator) at(path string) pos {
+	for p := path; p != ""; {
+		if x, ok := v.vals[p]; ok {
+			return x
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i <= 0 {
+			break
+		}
+		p = p[:i]
+	}
+	return pos{}
+}
+
+// reported tells whether the decoder already reported path or a section
+// holding it; checking what could not be decoded would only repeat it.
+func (v *validator) reported(path string) bool {
+	for p := path; p != ""; {
+		if v.bad[p] {
+			return true
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i <= 0 {
+			return v.bad["$"]
+		}
+		p = p[:i]
+	}
+	return false
+}
+
+func (v *validator) add(code errcode.Code, path, hint, format string, args ...any) {
+	if v.reported(path) {
+		return
+	}
+	p := v.at(path)
+	v.probs = append(v.probs, &Problem{File: v.file, Line: p.line, Col: p.col, Code: code,
+		Msg: fmt.Sprintf(format, args...), Hint: hint, Path: path})
+}
+
+// addKey reports at the key of path rather than its value.
+func (v *validator) addKey(code errcode.Code, path, hint, format string, args ...any) {
+	if v.reported(path) {
+		return
+	}
+	p, ok := v.keys[path]
+	if !ok {
+		p = v.at(path)
+	}
+	v.probs = append(v.probs, &Problem{File: v.file, Line: p.line, Col: p.col, Code: code,
+		Msg: fmt.Sprintf(format, args...), Hint: hint, Path: path})
+}
+
+func (v *validator) lineOf(path string) int { return v.at(path).line }
+
+// names checks the name of one item among its siblings.
+type names struct {
+	kind string
+	seen map[string]string // name -> YAML path of the first item with it
+}
+
+func newNames(kind string) *names { return &names{kind: kind, seen: map[string]string{}} }
+
+func (v *validator) name(ns *names, itemPath, name string) {
+	np := itemPath + ".name"
+	switch {
+	case name == "" && !v.present(np):
+		v.add(errcode.ConfigMissing, itemPath, "", "%s has no name", ns.kind)
+		return
+	case !validName(name):
+		hint := "use letters, digits, '_' and '-'"
+		if s := sanitizeName(name); validName(s) {
+			hint = fmt.Sprintf("for example %q", s)
+		}
+		v.add(errcode.ConfigInvalidName, np, hint, "%s name %q is not a valid path segment", ns.kind, name)
+		return
+	}
+	if first, dup := ns.seen[name]; dup {
+		where := ""
+		if l := v.lineOf(first); l > 0 {
+			where = fmt.Sprintf(" (first at line %d)", l)
+		}
+		v.add(errcode.ConfigDuplicateName, np, "", "%s %q is defined twice%s", ns.kind, name, where)
+		return
+	}
+	ns.seen[name] = np
+}
+
+func (v *validator) check(c *Config) {
+	if c.Version == 0 && !v.present("$.version") {
+		v.add(errcode.ConfigMissing, "$", "add 'version: 1' as the first line", "missing key \"version\"")
+	} else if c.Version != Version {
+		v.add(errcode.ConfigVersion, "$.version", "", "config version %d is not supported; this release reads version %d", c.Version, Version)
+	}
+	v.checkDevices(c)
+	v.checkPlant(c)
+	v.checkOverlaps()
+	v.checkBus(c)
+}
+
+func (v *validator) checkDevices(c *Config) {
+	v.devices = map[string]*devInfo{}
+	ns := newNames("device")
+	for i := range c.Devices {
+		d := &c.Devices[i]
+		p := fmt.Sprintf("$.devices[%d]", i)
+		v.name(ns, p, d.Name)
+		info := &devInfo{dev: d, path: p, ok: true}
+		if d.Name != "" {
+			if _, dup := v.devices[d.Name]; !dup {
+				v.devices[d.Name] = info
+			}
+		}
+		if d.Driver == "" {
+			v.add(errcode.ConfigMissing, p, "", "device %q has no driver", d.Name)
+			info.ok = false
+		} else if drv, ok := driver.Lookup(d.Driver); ok {
+			info.drv = drv
+		} else {
+			v.add(errcode.ConfigUnknownDriver, p+".driver", choiceHint(d.Driver, driver.Names(), "drivers"), "device %q: unknown driver %q", d.Name, d.Driver)
+			info.ok = false
+		}
+		if d.Endpoint == "" {
+			v.add(errcode.ConfigMissing, p, "", "device %q has no endpoint", d.Name)
+		} else if err := checkEndpoint(info.drv, d.Endpoint); err != nil {
+			v.add(errcode.ConfigBadEndpoint, p+".endpoint", "write scheme://host:port, e.g. tcp://192.168.1.10:502", "device %q: endpoint %q: %v", d.Name, d.Endpoint, err)
+		}
+		if d.Backup != "" {
+			if err := checkEndpoint(info.drv, d.Backup); err != nil {
+				v.add(errcode.ConfigBadEndpoint, p+".backup", "write scheme://host:port", "device %q: backup endpoint %q: %v", d.Name, d.Backup, err)
+			} else if d.Backup == d.Endpoint {
+				v.add(errcode.ConfigBadEndpoint, p+".backup", "give the address of the redundant path, or remove backup", "device %q: backup endpoint is the same as endpoint", d.Name)
+			}
+		}
+		if d.Unit < 0 || d.Unit > 255 {
+			v.add(errcode.ConfigOutOfRange, p+".unit", "", "device %q: unit %d is outside 0..255", d.Name, d.Unit)
+			info.ok = false
+		}
+		if d.Timeout <= 0 {
+			v.add(errcode.ConfigBadInterval, p+".timeout", "", "device %q: timeout %s must be positive", d.Name, d.Timeout)
+		}
+		if !v.order(p+".byte_order", "byte_order", d.ByteOrder) || !v.order(p+".word_order", "word_order", d.WordOrder) {
+			info.ok = false
+		}
+		b := d.Budget
+		if b.MaxInFlight < 1 || b.MaxInFlight > 16 {
+			v.add(errcode.ConfigBudgetRange, p+".budget.max_in_flight", "most PLCs serve one request at a time: use 1", "device %q: budget max_in_flight %d is outside 1..16", d.Name, b.MaxInFlight)
+		}
+		if b.MinGap < 0 {
+			v.add(errcode.ConfigBudgetRange, p+".budget.min_gap", "", "device %q: budget min_gap %s must not be negative", d.Name, b.MinGap)
+		}
+		if b.PollFloor < 0 {
+			v.add(errcode.ConfigBudgetRange, p+".budget.poll_floor", "", "device %q: budget poll_floor %s must not be negative", d.Name, b.PollFloor)
+		}
+		pn := newNames("poll class")
+		for j, pc := range d.Poll {
+			pp := fmt.Sprintf("%s.poll[%d]", p, j)
+			v.name(pn, pp, pc.Name)
+			switch {
+			case pc.Interval <= 0:
+				if !v.present(pp+".interval") && !v.bad[pp+".interval"] {
+					v.add(errcode.ConfigMissing, pp, "", "device %q: poll class %q has no interval", d.Name, pc.Name)
+				} else {
+					v.add(errcode.ConfigBadInterval, pp+".interval", "", "device %q: poll class %q interval %s must be positive", d.Name, pc.Name, pc.Interval)
+				}
+			case b.PollFloor > 0 && pc.Interval < b.PollFloor:
+				v.add(errcode.ConfigPollBelowFloor, pp+".interval", fmt.Sprintf("use %s or more", b.PollFloor),
+					"device %q: poll class %q interval %s is below the budget's poll_floor %s", d.Name, pc.Name, pc.Interval, b.PollFloor)
+			}
+		}
+		if d.Coalesce.MaxGap < 0 {
+			v.add(errcode.ConfigOutOfRange, p+".coalesce.max_gap", "0 reads only adjacent tags together", "device %q: coalesce max_gap %d must not be negative", d.Name, d.Coalesce.MaxGap)
+		}
+		if d.Coalesce.MaxCount < 0 {
+			v.add(errcode.ConfigOutOfRange, p+".coalesce.max_count", "0 means the protocol limit", "device %q: coalesce max_count %d must not be negative", d.Name, d.Coalesce.MaxCount)
+		}
+		if d.Report != "change" && d.Report != "all" && d.Report != "" {
+			v.add(errcode.ConfigBadChoice, p+".report", choiceHint(d.Report, []string{"change", "all"}, "choices"), "device %q: report %q is not \"change\" or \"all\"", d.Name, d.Report)
+		}
+		if info.ok {
+			info.spec = driver.DeviceSpec{Name: d.Name, Endpoint: d.Endpoint, Unit: uint8(d.Unit), Timeout: d.Timeout.D(),
+				ByteOrder: d.ByteOrder, WordOrder: d.WordOrder, Options: d.Options}
+		}
+	}
+}
+
+// order checks a byte or word order value.
+func (v *validator) order(path, key, s string) bool {
+	switch s {
+	case "", "big", "little":
+		return true
+	}
+	hint := "use \"big\" or \"little\""
+	switch strings.ToUpper(s) {
+	case "ABCD":
+		hint = "ABCD is byte_order big, word_order big"
+	case "CDAB":
+		hint = "CDAB is byte_order big, word_order little"
+	case "BADC":
+		hint = "BADC is byte_order little, word_order big"
+	case "DCBA":
+		hint = "DCBA is byte_order little, word_order little"
+	}
+	v.add(errcode.ConfigUnknownOrder, path, hint, "%s %q is not \"big\" or \"little\"", key, s)
+	return false
+}
+
+func (v *validator) checkPlant(c *Config) {
+	pl := c.Plant
+	if pl.Enterprise == "" {
+		v.add(errcode.ConfigMissing, "$.plant", "add 'enterprise: <company>' under plant", "plant has no enterprise")
+	} else if !validName(pl.Enterprise) {
+		v.add(errcode.ConfigInvalidName, "$.plant.enterprise", fmt.Sprintf("for example %q", sanitizeName(pl.Enterprise)), "enterprise name %q is not a valid path segment", pl.Enterprise)
+	}
+	sites := newNames("site")
+	for si, s := range pl.Sites {
+		sp := fmt.Sprintf("$.plant.sites[%d]", si)
+		v.name(sites, sp, s.Name)
+		areas := newNames("area")
+		for ai, a := range s.Areas {
+			ap := fmt.Sprintf("%s.areas[%d]", sp, ai)
+			v.name(areas, ap, a.Name)
+			lines := newNames("line")
+			for li, l := range a.Lines {
+				lp := fmt.Sprintf("%s.lines[%d]", ap, li)
+				v.name(lines, lp, l.Name)
+				// Cells and machines of a line share the path level below it.
+				kids := newNames("cell or machine")
+				for ci, cl := range l.Cells {
+					cp := fmt.Sprintf("%s.cells[%d]", lp, ci)
+					v.name(kids, cp, cl.Name)
+					ms := newNames("machine")
+					for mi := range cl.Machines {
+						mp := fmt.Sprintf("%s.machines[%d]", cp, mi)
+						v.name(ms, mp, cl.Machines[mi].Name)
+						v.checkMachine(c, &cl.Machines[mi], mp, []string{pl.Enterprise, s.Name, a.Name, l.Name, cl.Name})
+					}
+				}
+				for mi := range l.Machines {
+					mp := fmt.Sprintf("%s.machines[%d]", lp, mi)
+					v.name(kids, mp, l.Machines[mi].Name)
+					v.checkMachine(c, &l.Machines[mi], mp, []string{pl.Enterprise, s.Name, a.Name, l.Name})
+				}
+			}
+		}
+	}
+}
+
+func (v *validator) checkMachine(c *Config, m *Machine, mp string, segs []string) {
+	var mdev *devInfo
+	if m.Device != "" {
+		var ok bool
+		if mdev, ok = v.devices[m.Device]; !ok {
+			v.add(errcode.ConfigUnknownDevice, mp+".device", choiceHint(m.Device, v.deviceNames(), "devices"), "machine %q: unknown device %q", m.Name, m.Device)
+		}
+	}
+	ns := newNames("tag")
+	for ti := range m.Tags {
+		t := &m.Tags[ti]
+		tp := fmt.Sprintf("%s.tags[%d]", mp, ti)
+		v.name(ns, tp, t.Name)
+		label := model.JoinPath(append(append([]string(nil), segs...), m.Name, t.Name)...)
+		v.checkTag(t, tp, label, m, mdev)
+	}
+}
+
+func (v *validator) deviceNames() []string {
+	out := make([]string, 0, len(v.devices))
+	for n := range v.devices {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (v *validator) checkTag(t *Tag, tp, label string, m *Machine, mdev *devInfo) {
+	resolvable := true
+	dev := mdev
+	switch {
+	case t.Device != "":
+		var ok bool
+		if dev, ok = v.devices[t.Device]; !ok {
+			v.add(errcode.ConfigUnknownDevice, tp+".device", choiceHint(t.Device, v.deviceNames(), "devices"), "tag %q: unknown device %q", t.Name, t.Device)
+			resolvable = false
+		}
+	case m.Device == "":
+		v.add(errcode.ConfigNoDevice, tp, "set device on the machine or on the tag", "tag %q has no device", t.Name)
+		resolvable = false
+	case mdev == nil:
+		resolvable = false // unknown machine device, reported once on the machine
+	}
+	if t.Address == "" {
+		v.add(errcode.ConfigMissing, tp, "", "tag %q has no address", t.Name)
+		resolvable = false
+	}
+	typ := model.TypeInvalid
+	if t.Type == "" {
+		v.add(errcode.ConfigMissing, tp, "", "tag %q has no type", t.Name)
+		resolvable = false
+	} else if typ2, ok := model.ParseType(t.Type); ok {
+		typ = typ2
+	} else {
+		v.add(errcode.ConfigUnknownType, tp+".type", typeHint(t.Type), "tag %q: unknown data type %q", t.Name, t.Type)
+		resolvable = false
+	}
+	switch {
+	case t.Length < 0:
+		v.add(errcode.ConfigStringLength, tp+".length", "", "tag %q: length %d must not be negative", t.Name, t.Length)
+		resolvable = false
+	case typ == model.String && t.Length == 0:
+		v.add(errcode.ConfigStringLength, tp+".type", "add 'length: <characters>'", "string tag %q has no length", t.Name)
+		resolvable = false
+	}
+	if !v.order(tp+".byte_order", "byte_order", t.ByteOrder) || !v.order(tp+".word_order", "word_order", t.WordOrder) {
+		resolvable = false
+	}
+	if t.Poll != "" && dev != nil {
+		found := false
+		var classes []string
+		for _, pc := range dev.dev.Poll {
+			classes = append(classes, pc.Name)
+			found = found || pc.Name == t.Poll
+		}
+		if !found {
+			v.add(errcode.ConfigUnknownPoll, tp+".poll", choiceHint(t.Poll, classes, "classes of "+dev.dev.Name), "tag %q: device %q has no poll class %q", t.Name, dev.dev.Name, t.Poll)
+		}
+	}
+	numeric := typ.IsNumeric()
+	if s := t.Scale; s != nil {
+		switch {
+		case typ != model.TypeInvalid && !numeric:
+			v.add(errcode.ConfigBadScale, tp+".scale", "remove scale", "tag %q: scale applies to numeric tags, not %s", t.Name, typ)
+		case s.Gain == 0 || math.IsNaN(s.Gain) || math.IsInf(s.Gain, 0):
+			v.add(errcode.ConfigBadScale, tp+".scale.gain", "omit gain for 1", "tag %q: scale gain %v turns every reading into the offset", t.Name, s.Gain)
+		}
+	}
+	if r := t.Range; r != nil && !(r.Min < r.Max) {
+		v.add(errcode.ConfigBadRange, tp+".range", "", "tag %q: range min %v must be below max %v", t.Name, r.Min, r.Max)
+	}
+	switch {
+	case t.Deadband < 0 || math.IsNaN(t.Deadband):
+		v.add(errcode.ConfigBadDeadband, tp+".deadband", "", "tag %q: deadband %v must not be negative", t.Name, t.Deadband)
+	case t.Deadband > 0 && typ != model.TypeInvalid && !numeric:
+		v.add(errcode.ConfigBadDeadband, tp+".deadband", "remove deadband", "tag %q: deadband applies to numeric tags, not %s", t.Name, typ)
+	}
+	if t.Writable && numeric && t.Limits == nil {
+		v.addKey(errcode.ConfigWritableNoLimit, tp+".writable", "add limits: {min: ..., max: ...}", "writable tag %q has no limits", t.Name)
+	}
+	if l := t.Limits; l != nil {
+		if l.Min > l.Max {
+			v.add(errcode.ConfigBadLimits, tp+".limits", "", "tag %q: limits min %v is above max %v", t.Name, l.Min, l.Max)
+		}
+		if l.MaxStep < 0 {
+			v.add(errcode.ConfigBadLimits, tp+".limits.max_step", "", "tag %q: limits max_step %v must not be negative", t.Name, l.MaxStep)
+		}
+		if l.MaxRate < 0 {
+			v.add(errcode.ConfigBadInterval, tp+".limits.min_interval", "", "tag %q: limits min_interval %s must not be negative", t.Name, l.MaxRate)
+		}
+	}
+	if !resolvable || dev == nil || !dev.ok || dev.drv == nil {
+		return
+	}
+	spec := driver.TagSpec{Name: t.Name, Address: t.Address, Type: typ, Length: t.Length, ByteOrder: t.ByteOrder, WordOrder: t.WordOrder}
+	pt, err := resolve(dev.drv, dev.spec, spec)
+	if err != nil {
+		v.add(errcode.ConfigBadAddress, tp+".address", "", "tag %q: address %q: %v", t.Name, t.Address, err)
+		return
+	}
+	dev.points = append(dev.points, placed{pt: pt, tag: label, addr: strings.ToLower(strings.TrimSpace(t.Address)), path: tp + ".address"})
+}
+
+// resolve calls the driver and turns a panic into an error: the config
+// checker must not crash on an address a driver did not expect.
+func resolve(d driver.Driver, dev driver.DeviceSpec, t driver.TagSpec) (p driver.Point, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("driver failed on this address: %v", r)
+		}
+	}()
+	return d.Resolve(dev, t)
+}
+
+// checkOverlaps reports tags of one device whose units overlap with
+// different meanings. Bits may overlap the register that holds them; the
+// same address with the same type twice is a duplicate.
+func (v *validator) checkOverlaps() {
+	for _, name := range v.deviceNames() {
+		info := v.devices[name]
+		pts := info.points
+		sort.SliceStable(pts, func(i, j int) bool {
+			a, b := pts[i].pt, pts[j].pt
+			if a.Space != b.Space {
+				return a.Space < b.Space
+			}
+			return a.Start < b.Start
+		})
+		var active []placed
+		for _, cur := range pts {
+			keep := active[:0]
+			for _, a := range active {
+				if a.pt.Space == cur.pt.Space && a.pt.End() > cur.pt.Start {
+					keep = append(keep, a)
+				}
+			}
+			active = keep
+			for _, a := range active {
+				v.overlap(info, a, cur)
+			}
+			active = append(active, cur)
+		}
+	}
+}
+
+func (v *validator) overlap(info *devInfo, a, b placed) {
+	same := a.pt.Start == b.pt.Start && a.pt.Count == b.pt.Count && a.pt.Type == b.pt.Type
+	first := a
+	if v.lineOf(b.path) < v.lineOf(a.path) {
+		a, b = b, a
+		first = a
+	}
+	switch {
+	case same && a.addr == b.addr:
+		v.add(errcode.ConfigDuplicateAddr, b.path, "", "tag %s has the same address %q and type as %s", b.tag, b.addr, first.tag)
+	case a.pt.Type == model.Bool || b.pt.Type == model.Bool:
+		// a bit of a register may be read beside the register itself
+	default:
+		space := info.drv.SpaceName(b.pt.Space)
+		v.add(errcode.ConfigOverlap, b.path, "", "tag %s (%s at %d..%d of %s) overlaps %s (%s at %d..%d) on device %q",
+			b.tag, b.pt.Type, b.pt.Start, b.pt.End()-1, space, a.tag, a.pt.Type, a.pt.Start, a.pt.End()-1, info.dev.Name)
+	}
+}
+
+func (v *validator) checkBus(c *Config) {
+	if err := checkListen(c.Bus.Listen); err != nil {
+		v.add(errcode.ConfigBadListen, "$.bus.listen", "", "bus listen %q: %v", c.Bus.Listen, err)
+	}
+	if c.Bus.MQTT != "off" {
+		if err := checkListen(c.Bus.MQTT); err != nil {
+			v.add(errcode.ConfigBadListen, "$.bus.mqtt", "use host:port, or \"off\"", "bus mqtt %q: %v", c.Bus.MQTT, err)
+		}
+	}
+	if c.Bus.URL != "" {
+		u, err := url.Parse(c.Bus.URL)
+		switch {
+		case err != nil:
+			v.add(errcode.ConfigBadEndpoint, "$.bus.url", "", "bus url %q cannot be parsed", c.Bus.URL)
+		case u.Scheme != "nats" && u.Scheme != "tls" && u.Scheme != "ws" && u.Scheme != "wss":
+			v.add(errcode.ConfigBadEndpoint, "$.bus.url", "e.g. nats://hub:4222", "bus url %q: scheme must be nats, tls, ws or wss", c.Bus.URL)
+		case u.Host == "":
+			v.add(errcode.ConfigBadEndpoint, "$.bus.url", "e.g. nats://hub:4222", "bus url %q has no host", c.Bus.URL)
+		}
+	}
+	if c.Bus.SyncInterval < 0 {
+		v.add(errcode.ConfigBadInterval, "$.bus.sync_interval", "", "bus sync_interval %s must not be negative", c.Bus.SyncInterval)
+	}
+	if err := checkListen(c.HTTP.Listen); err != nil {
+		v.add(errcode.ConfigBadListen, "$.http.listen", "", "http listen %q: %v", c.HTTP.Listen, err)
+	}
+}
+
+func checkListen(s string) error {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("not host:port")
+	}
+	if strings.ContainsAny(host, "/ ") {
+		return fmt.Errorf("invalid host %q", host)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port %q is not a number in 0..65535", port)
+	}
+	return nil
+}
+
+// checkEndpoint asks the driver when it can check endpoints, and otherwise
+// checks the general URL form.
+func checkEndpoint(d driver.Driver, s string) error {
+	if ec, ok := d.(EndpointChecker); ok {
+		return ec.CheckEndpoint(s)
+	}
+	if !strings.Contains(s, "://") {
+		return fmt.Errorf("no scheme such as tcp://")
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("not a URL")
+	}
+	if u.Scheme == "" {
+		return fmt.Errorf("no scheme such as tcp://")
+	}
+	if u.Host == "" {
+		if u.Path != "" && u.Opaque == "" {
+			return nil // a serial line: rtu:///dev/ttyUSB0
+		}
+		return fmt.Errorf("no host")
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("port %q is not in 1..65535", p)
+		}
+	} else if strings.HasSuffix(u.Host, ":") {
+		return fmt.Errorf("empty port")
+	}
+	return nil
+}
+
+// choiceHint suggests the closest of choices, or lists them.
+func choiceHint(s string, choices []string, what string) string {
+	if best, ok := closest(s, choices); ok {
+		return fmt.Sprintf("did you mean %q?", best)
+	}
+	if len(choices) == 0 {
+		return "no " + what + " are defined"
+	}
+	if len(choices) > 12 {
+		choices = append(choices[:12:12], "...")
+	}
+	return what + ": " + strings.Join(choices, ", ")
+}
+
+// typeHint maps other products' type names to ours.
+func typeHint(s string) string {
+	alias := map[string]string{
+		"boolean": "bool", "bit": "bool", "float": "float32", "real": "float32", "double": "float64", "lreal": "float64",
+		"short": "int16", "int": "int16", "word": "uint16", "dword": "uint32", "long": "int32", "dint": "int32",
+		"udint": "uint32", "uint": "uint16", "lint": "int64", "ulint": "uint64", "llong": "int64", "qword": "uint64",
+		"byte": "uint8", "char": "int8", "sint": "int8", "usint": "uint8", "str": "string",
+	}
+	if t, ok := alias[strings.ToLower(s)]; ok {
+		return fmt.Sprintf("did you mean %q?", t)
+	}
+	return choiceHint(s, model.TypeNames(), "types")
+}
