@@ -99,13 +99,15 @@ type Bus struct {
 	closed atomic.Bool
 	once   sync.Once
 
-	stats   counters
-	errMu   sync.Mutex
-	lastErr error // the last asynchronous publish failure since Flush
-	retryMu sync.Mutex
-	retries map[*nats.Msg]int // batches being republished, by attempt
-	logMu   sync.Mutex
-	logNext time.Time // rate limit of failure logs
+	stats     counters
+	errMu     sync.Mutex
+	lastErr   error // the last asynchronous publish failure since Flush
+	retryMu   sync.Mutex
+	retries   map[*nats.Msg]int // batches being republished, by attempt
+	subjects  sync.Map          // tag path → UNS subject ("" when invalid)
+	nSubjects atomic.Int64
+	logMu     sync.Mutex
+	logNext   time.Time // rate limit of failure logs
 }
 
 // Open starts the embedded server (or connects to opts.URL), makes sure

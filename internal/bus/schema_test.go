@@ -115,7 +115,7 @@ const exampleHex = "01" + // version 1
 	"05636e633031" + // device "cnc01"
 	"0466617374" + // class "fast"
 	"07" + // seq 7
-	"808080e8e8a7f9d717" + // start 1700000000000000000 (zigzag varint)
+	"8080d0e2c6bfce972f" + // start 1700000000000000000 (zigzag: 3400000000000000000)
 	"a0c21e" + // end - start = 250000 ns
 	"00" + // missed 0
 	"03" + // 3 samples
@@ -133,7 +133,7 @@ const exampleHex = "01" + // version 1
 	// sample 2
 	"13" + "0474656d70" + // prefix 19, "temp"
 	"00" + // no value
-	"808080d00f" + // quality 0x800A0000 BadTimeout
+	"8080a88008" + // quality 0x800A0000 BadTimeout
 	"c09a0c" + // source - start = 100000 ns
 	"00" + // server = source
 	"b610" // code 2102
@@ -192,8 +192,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"empty", nil, errcode.BusDecodeTruncated},
 		{"version 0", []byte{0}, errcode.BusDecodeVersion},
 		{"version 2", append([]byte{2}, good[1:]...), errcode.BusDecodeVersion},
-		{"device too long", []byte{1, 0x81, 0x10}, errcode.BusDecodeTooLong},                 // 2049 > MaxNameLen
-		{"device beyond data", []byte{1, 5, 'a'}, errcode.BusDecodeTruncated},                  // 5 declared, 1 present
+		{"device too long", []byte{1, 0x81, 0x10}, errcode.BusDecodeTooLong},  // 2049 > MaxNameLen
+		{"device beyond data", []byte{1, 5, 'a'}, errcode.BusDecodeTruncated}, // 5 declared, 1 present
 		{"huge sample count", []byte{1, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0x0f}, errcode.BusDecodeTooLong},
 		{"count beyond data", []byte{1, 0, 0, 0, 0, 0, 0, 100, 0, 0, 0, 0, 0, 0, 0}, errcode.BusDecodeTruncated},
 		{"overlong varint", []byte{1, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, errcode.BusDecodeCorrupt},
@@ -228,12 +228,12 @@ func TestDecodeErrors(t *testing.T) {
 
 func TestSamplesSubjectOf(t *testing.T) {
 	for in, want := range map[string]string{
-		"cnc01":        "otl.v1.samples.cnc01",
-		"press-3_b":    "otl.v1.samples.press-3_b",
-		"line1.plc*>":  "otl.v1.samples.line1_plc__",
-		"a b/c":        "otl.v1.samples.a_b_c",
-		"":             "otl.v1.samples._",
-		"機械":           "otl.v1.samples.______",
+		"cnc01":       "otl.v1.samples.cnc01",
+		"press-3_b":   "otl.v1.samples.press-3_b",
+		"line1.plc*>": "otl.v1.samples.line1_plc__",
+		"a b/c":       "otl.v1.samples.a_b_c",
+		"":            "otl.v1.samples._",
+		"機械":          "otl.v1.samples.______",
 	} {
 		if got := SamplesSubjectOf(in); got != want {
 			t.Errorf("SamplesSubjectOf(%q) = %q, want %q", in, got, want)

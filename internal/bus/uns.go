@@ -28,8 +28,8 @@ func (b *Bus) PublishUNS(batch *model.Batch) error {
 	var last error
 	for i := range batch.Samples {
 		s := &batch.Samples[i]
-		subj := model.Subject(s.Tag)
-		if !validSubject(subj) {
+		subj := b.unsSubject(s.Tag)
+		if subj == "" {
 			b.stats.unsFailed.Add(1)
 			last = errcode.New(errcode.BusPublishFailed, "publish unified namespace of %s: tag path %q makes no valid subject", batch.Device, s.Tag)
 			continue
@@ -46,6 +46,26 @@ func (b *Bus) PublishUNS(batch *model.Batch) error {
 	}
 	return last
 }
+
+// unsSubject returns the tag's valid subject or "". Tags repeat every
+// cycle, so the answers are kept (up to maxSubjects of them).
+func (b *Bus) unsSubject(tag string) string {
+	if v, ok := b.subjects.Load(tag); ok {
+		return v.(string)
+	}
+	subj := model.Subject(tag)
+	if !validSubject(subj) {
+		subj = ""
+	}
+	if b.nSubjects.Load() < maxSubjects {
+		if _, loaded := b.subjects.LoadOrStore(tag, subj); !loaded {
+			b.nSubjects.Add(1)
+		}
+	}
+	return subj
+}
+
+const maxSubjects = 1 << 16
 
 func validSubject(s string) bool {
 	if s == "" || s[0] == '.' || s[len(s)-1] == '.' || strings.Contains(s, "..") {

@@ -354,6 +354,14 @@ func (d *decoder) decode(n ast.Node, v reflect.Value, path string) {
 			}
 		case *ast.FloatNode:
 			f = nv.Value
+		case *ast.StringNode:
+			// goccy reads 1e5 (no '.') as text; YAML 1.2 says it is a number.
+			x, err := strconv.ParseFloat(nv.Value, 64)
+			if err != nil || math.IsInf(x, 0) || math.IsNaN(x) {
+				d.wrongType(at, path, n, "a finite number")
+				return
+			}
+			f = x
 		default:
 			d.wrongType(at, path, n, "a finite number")
 			return

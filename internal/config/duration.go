@@ -9,7 +9,18 @@ import (
 )
 
 // String writes the duration as Go does: "100ms", "5s", "1m30s".
-func (d Duration) String() string { return time.Duration(d).String() }
+// String writes the duration as Go does, without zero tails: "100ms",
+// "5s", "1m30s", "1m" (not "1m0s"), "2h" (not "2h0m0s").
+func (d Duration) String() string {
+	s := time.Duration(d).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}
 
 // MarshalText writes the duration as "5s", so YAML and JSON show it readably.
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }

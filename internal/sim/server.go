@@ -24,7 +24,8 @@ const idConformity = 0x82
 // conn is one client connection: a reader goroutine that takes frames off
 // the socket as they arrive (so arrival times and requests in flight are
 // measured even while the device is slow), and a worker that answers them
-// in order. No goroutine or allocation per request.
+// in order. When nothing is queued and no delay applies, the reader answers
+// itself. No goroutine or allocation per request.
 type conn struct {
 	d  *Device
 	nc net.Conn
@@ -38,12 +39,13 @@ type conn struct {
 	done  chan struct{}
 	once  sync.Once
 
-	pending atomic.Int32 // requests read and not yet finished
-	served  int          // replies sent, for DropAfter
-	timer   *time.Timer
-	req     modbus.Request
-	out     []byte
-	scratch [256]byte
+	pending  atomic.Int32 // requests read and not yet replied and flushed: the writer is idle at 0
+	inFlight atomic.Int32 // requests read and not yet over, as counted in the device's stats
+	served   int          // replies sent, for DropAfter
+	timer    *time.Timer
+	req      modbus.Request
+	out      []byte
+	scratch  [256]byte
 }
 
 func newConn(d *Device, nc net.Conn) *conn {
@@ -85,7 +87,7 @@ func (c *conn) run() {
 	c.close()
 	<-workerDone
 	c.timer.Stop()
-	if n := c.pending.Swap(0); n > 0 {
+	if n := c.inFlight.Swap(0); n > 0 {
 		c.d.stats.done(int(n), 0, false)
 	}
 	c.d.removeConn(c)
@@ -120,14 +122,43 @@ func (c *conn) read() {
 			}
 		}
 		c.lens[idx] = n
-		c.pending.Add(1)
-		c.d.stats.arrive(time.Now(), buf[modbus.MBAPHeaderLen], n)
+		pending := c.pending.Add(1)
+		c.inFlight.Add(1)
+		c.d.stats.arrive(c.d.clock.Now(), buf[modbus.MBAPHeaderLen], n)
+		f := c.d.fault.Load()
+		if pending == 1 && f.Delay == 0 && !f.Hang {
+			// Fast path: nothing queued and nothing to wait for, so answer
+			// here and save two goroutine switches. pending == 1 means the
+			// worker has flushed and finished everything before: it does
+			// not touch the writer until the reader queues more.
+			res := c.handle(buf[:n], f)
+			c.free <- idx
+			c.finish(res)
+			if !res.keep || !c.frameBuffered() {
+				if err := c.bw.Flush(); err != nil {
+					res.keep = false
+				}
+			}
+			c.pending.Add(-1)
+			if !res.keep {
+				return
+			}
+			continue
+		}
 		select {
 		case c.ready <- idx:
 		case <-c.done:
 			return
 		}
 	}
+}
+
+// frameBuffered reports whether a whole request is already buffered, so a
+// reply can wait for the next one's to be written with it.
+func (c *conn) frameBuffered() bool {
+	b, _ := c.br.Peek(c.br.Buffered())
+	_, n, err := modbus.ParseADU(b)
+	return err == nil && n <= len(b)
 }
 
 func (c *conn) work() {
@@ -138,24 +169,40 @@ func (c *conn) work() {
 		case <-c.done:
 			return
 		}
-		keep := c.handle(c.bufs[idx][:c.lens[idx]])
+		res := c.handle(c.bufs[idx][:c.lens[idx]], c.d.fault.Load())
 		c.free <- idx
-		if !keep || len(c.ready) == 0 {
+		// The accounting ends the request before the client can see the
+		// reply, so a client's next request never overlaps it on paper.
+		c.finish(res)
+		if !res.keep || len(c.ready) == 0 {
 			if err := c.bw.Flush(); err != nil {
-				keep = false
+				res.keep = false
 			}
 		}
-		if !keep {
+		// After the flush: when pending drops to 0 the writer is idle.
+		c.pending.Add(-1)
+		if !res.keep {
 			c.close()
 			return
 		}
 	}
 }
 
-// finish ends one request.
-func (c *conn) finish(out int, exception bool) {
-	c.pending.Add(-1)
-	c.d.stats.done(1, out, exception)
+// result is what handling one request did.
+type result struct {
+	keep      bool // the connection stays open
+	answered  bool // the request is over (answered or dropped); false = hung
+	out       int  // reply bytes
+	exception bool
+}
+
+// finish ends one request in the accounting.
+func (c *conn) finish(r result) {
+	if !r.answered {
+		return // hung: in flight until the connection ends
+	}
+	c.inFlight.Add(-1)
+	c.d.stats.done(1, r.out, r.exception)
 }
 
 // sleep waits for d or the connection's end; false if the connection ended.
@@ -170,21 +217,19 @@ func (c *conn) sleep(d time.Duration) bool {
 	}
 }
 
-// handle answers one frame; it returns false when the connection must close.
-func (c *conn) handle(frame []byte) bool {
+// handle answers one frame into the writer, without flushing.
+func (c *conn) handle(frame []byte, f *Fault) result {
 	d := c.d
-	f := d.fault.Load()
 	adu, _, _ := modbus.ParseADU(frame) // the reader checked the header
 	if f.Hang {
-		return true // read, never answered: it stays in flight until the connection ends
+		return result{keep: true}
 	}
 	if f.Delay > 0 && !c.sleep(f.Delay) {
-		return false
+		return result{answered: true}
 	}
 	if f.DropProb > 0 && d.chance(f.DropProb) {
-		c.finish(0, false)
 		d.stats.add(func(s *stats) { s.dropped++ })
-		return false
+		return result{answered: true}
 	}
 
 	out := modbus.AppendMBAP(c.out[:0], adu.Transaction, adu.Unit, 0)
@@ -207,17 +252,18 @@ func (c *conn) handle(frame []byte) bool {
 		d.malform(out, f.Malformed)
 	}
 	c.out = out[:0]
+	res := result{keep: true, answered: true, exception: exc}
 	if _, err := c.bw.Write(out); err != nil {
-		c.finish(0, exc)
-		return false
+		res.keep = false
+		return res
 	}
-	c.finish(len(out), exc)
+	res.out = len(out)
 	c.served++
 	if f.DropAfter > 0 && c.served >= f.DropAfter {
 		d.stats.add(func(s *stats) { s.dropped++ })
-		return false
+		res.keep = false
 	}
-	return true
+	return res
 }
 
 func (f *Fault) exceptionFor(q *modbus.Request) uint8 {

@@ -22,8 +22,9 @@ type GapBucket struct {
 }
 
 // Stats is what a device has seen since it started (or ResetStats). Times
-// are real (wall-clock, monotonic) times of arrival: a request arrives when
-// its whole frame has been read, before any fault delays it.
+// are arrival times on the device's Clock (real, monotonic time unless a
+// test gives a ManualClock): a request arrives when its whole frame has been
+// read, before any fault delays it.
 type Stats struct {
 	Requests    uint64           // frames received, including malformed ones
 	ByFunction  map[uint8]uint64 // requests by function code byte
@@ -67,9 +68,11 @@ type stats struct {
 
 func (s *stats) reset() {
 	s.mu.Lock()
-	open, inFlight := s.open, s.inFlight
-	*s = stats{open: open, inFlight: inFlight, maxInFlight: inFlight}
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	s.requests, s.byFunc, s.exceptions, s.badFrames = 0, [256]uint64{}, 0, 0
+	s.bytesIn, s.bytesOut, s.accepted, s.refused, s.dropped = 0, 0, 0, 0, 0
+	s.maxInFlight, s.minGap, s.gaps = s.inFlight, -1, [11]uint64{}
+	s.first, s.last = time.Time{}, time.Time{}
 }
 
 // arrive records a request of n bytes with function byte fc at now.

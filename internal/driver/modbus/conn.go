@@ -167,6 +167,38 @@ func (c *Conn) Write(ctx context.Context, p driver.Point, v model.Value) error {
 	return c.do(ctx, ex, o)
 }
 
+// WriteCoils writes qty coils from start of unit with FC 15; packed holds
+// the bits LSB first, as Read returns them.
+func (c *Conn) WriteCoils(ctx context.Context, unit uint8, start, qty uint16, packed []byte) error {
+	ex := exchanges.Get().(*exchange)
+	defer exchanges.Put(ex)
+	ex.unit = unit
+	ex.req = mb.AppendWriteMultipleCoils(ex.req[:0], start, qty, packed)
+	o := op{verb: "write", table: tableCoil, start: uint32(start), count: uint32(qty), unit: unit}
+	if err := ex.q.Decode(ex.req); err != nil {
+		return errcode.Wrap(errcode.ModbusValueOutOfRange, err, "%s", o)
+	}
+	return c.do(ctx, ex, o)
+}
+
+// WriteRegisters writes the big-endian registers regs from start of unit
+// with FC 16 (FC 6 when there is one register).
+func (c *Conn) WriteRegisters(ctx context.Context, unit uint8, start uint16, regs []byte) error {
+	ex := exchanges.Get().(*exchange)
+	defer exchanges.Put(ex)
+	ex.unit = unit
+	if len(regs) == 2 {
+		ex.req = mb.AppendWriteSingleRegister(ex.req[:0], start, uint16(regs[0])<<8|uint16(regs[1]))
+	} else {
+		ex.req = mb.AppendWriteMultipleRegisters(ex.req[:0], start, regs)
+	}
+	o := op{verb: "write", table: tableHR, start: uint32(start), count: uint32(len(regs) / 2), unit: unit}
+	if err := ex.q.Decode(ex.req); err != nil || len(regs)%2 != 0 {
+		return errcode.Wrap(errcode.ModbusValueOutOfRange, err, "%s: %d bytes are not whole registers within the limit of %d", o, len(regs), mb.MaxWriteRegisters)
+	}
+	return c.do(ctx, ex, o)
+}
+
 // Identify implements driver.Identifier with FC 43/14: the basic objects,
 // then the regular ones. A device that does not implement the function
 // (or the objects) has no identity, which is not an error.

@@ -36,7 +36,8 @@
 //	             RTURequestLen(b), RTUResponseLen(b) (n, err) with the same "n > len(b): read more" rule.
 //
 // Decoding errors are the sentinel values ErrTruncated, ErrUnknownFunction,
-// ErrBadQuantity, ErrBadLength, ErrBadCRC and ErrBadHeader, returned
+// ErrBadQuantity, ErrBadLength, ErrBadCRC, ErrBadHeader and (from DecodeFor)
+// ErrMismatch, returned
 // unwrapped so that rejecting garbage does not allocate either (a dissector
 // sees a lot of it).
 package modbus

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/otlink/otlink/internal/app"
+	"github.com/otlink/otlink/internal/config"
+	"github.com/otlink/otlink/internal/sim"
+	"github.com/otlink/otlink/internal/web"
+)
+
+func demoCmd() *cobra.Command {
+	var (
+		data, listen, nats, mqtt string
+		dur                      time.Duration
+		lines, machines          int
+		seed                     uint64
+	)
+	c := &cobra.Command{
+		Use:   "demo",
+		Short: "run a simulated plant with the bus, the acquisition engine and the HTTP API, all embedded",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := web.CheckLoopback(listen); err != nil {
+				return usageErr(err)
+			}
+			if data == "" {
+				data = defaultDataDir("demo")
+			}
+			ctx := c.Context()
+			plant, err := sim.Start(ctx, sim.PlantConfig{Lines: lines, Machines: machines, Seed: seed})
+			if err != nil {
+				return err
+			}
+			defer plant.Close()
+			cfg := sim.DemoConfig(plant)
+			cfg.Data = data
+			cfg.HTTP.Listen = listen
+			cfg.Bus.Listen = nats
+			cfg.Bus.MQTT = mqtt
+			config.Defaults(cfg)
+			if err := config.Validate(cfg); err != nil {
+				return err
+			}
+			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+			out := c.OutOrStdout()
+			return serve(ctx, cfg, log, dur, func(a *app.App) {
+				fmt.Fprintf(out, "otlink demo: %d simulated machines on %d lines\n", len(plant.Devices()), lines)
+				for _, d := range plant.Devices() {
+					fmt.Fprintf(out, "  %-6s %-10s modbus tcp://%s\n", d.Line(), d.Name(), d.Addr())
+				}
+				h := "http://" + a.HTTPAddr()
+				fmt.Fprintf(out, "\nlive values   %s/api/v1/tags\n", h)
+				fmt.Fprintf(out, "device health %s/api/v1/devices\n", h)
+				fmt.Fprintf(out, "metrics       %s/metrics\n", h)
+				if m := a.Bus().MQTTAddr(); m != "" {
+					fmt.Fprintf(out, "MQTT (UNS)    mqtt://%s   e.g. mosquitto_sub -h %s -t 'acme/#' -v\n", m, hostOf(m))
+				}
+				fmt.Fprintf(out, "NATS          %s\ndata          %s\n", a.Bus().ClientURL(), data)
+				if dur > 0 {
+					fmt.Fprintf(out, "stopping by itself after %s; Ctrl-C stops earlier\n", dur)
+				} else {
+					fmt.Fprintln(out, "Ctrl-C stops")
+				}
+			}, nil)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&data, "data", "", "data folder (default under the user's state directory)")
+	f.StringVar(&listen, "listen", "127.0.0.1:8080", "HTTP address (loopback only until authentication lands)")
+	f.StringVar(&nats, "nats", "127.0.0.1:4222", "embedded NATS client address")
+	f.StringVar(&mqtt, "mqtt", "127.0.0.1:1883", `embedded MQTT listener address, or "off"`)
+	f.DurationVar(&dur, "for", 0, "stop by itself after this long (e.g. 30s); 0 runs until Ctrl-C")
+	f.IntVar(&lines, "lines", 2, "simulated production lines")
+	f.IntVar(&machines, "machines", 4, "simulated machines per line")
+	f.Uint64Var(&seed, "seed", 1, "simulation seed")
+	return c
+}
+
+func hostOf(addr string) string {
+	for i := len(addr) - 1; i >= 0; i-- {
+		if addr[i] == ':' {
+			return addr[:i]
+		}
+	}
+	return addr
+}

@@ -1,0 +1,640 @@
+package acquire
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/otlink/otlink/internal/driver"
+	"github.com/otlink/otlink/internal/errcode"
+	"github.com/otlink/otlink/internal/model"
+	"log/slog"
+)
+
+// device is one configured device at run time. Everything on its request
+// path is its own: a slow, hanging or broken device cannot delay another.
+type device struct {
+	eng  *Engine
+	p    *plan
+	log  *slog.Logger
+	gate *gate
+	cls  []*classRun
+	st   []tagState // per tag; guarded by the mu of the tag's class
+
+	link   atomic.Pointer[link] // the connection, or why there is none
+	broken chan struct{}        // a request found the connection unusable
+	ready  chan struct{}        // closed after the first connection attempt
+	readyO sync.Once
+	okRead atomic.Bool // a read succeeded since the last connect
+
+	lmu     sync.Mutex
+	learned map[uint32]uint32 // learned block limits by space
+	planGen atomic.Uint64     // bumped when a limit changes: classes re-plan
+
+	wmu       sync.Mutex
+	lastWrite map[int]time.Time
+
+	stats devStats
+
+	soft, hard context.CancelFunc
+	wg         sync.WaitGroup
+	started    bool
+}
+
+// link is the device's connection state, swapped whole so that the request
+// path reads it without a lock.
+type link struct {
+	conn     driver.Conn
+	endpoint string
+	q        model.Quality // tags' quality while conn is nil
+	code     uint16
+}
+
+// tagState is the latest and the last reported value of one tag.
+type tagState struct {
+	v    model.Value
+	q    model.Quality
+	code uint16
+	t    int64
+
+	rv       model.Value
+	rq       model.Quality
+	rcode    uint16
+	reported bool
+	force    bool // report the next value whatever it is (read back after a write)
+}
+
+// classRun is one poll class at run time.
+type classRun struct {
+	def     *classDef
+	idx     int
+	mu      sync.RWMutex // guards the tagState of the class's tags
+	reads   []readPlan
+	gen     uint64
+	planned bool
+	seq     uint64
+	batch   model.Batch
+	workers []*worker
+	badDone bool
+}
+
+// worker is what one concurrent reader of a cycle reuses.
+type worker struct {
+	buf     []byte
+	samples []model.Sample
+}
+
+func newDevice(e *Engine, p *plan, prev *device) *device {
+	d := &device{eng: e, p: p, log: e.log.With("device", p.cfg.Name, "driver", p.cfg.Driver),
+		gate:   newGate(p.cfg.Budget.MaxInFlight, p.cfg.Budget.MinGap.D()),
+		broken: make(chan struct{}, 1), ready: make(chan struct{}),
+		learned: map[uint32]uint32{}, lastWrite: map[int]time.Time{},
+		st: make([]tagState, len(p.tags)),
+	}
+	d.stats.init()
+	d.link.Store(&link{endpoint: p.cfg.Endpoint, q: model.BadNotConnected, code: uint16(errcode.AcquireNotConnected)})
+	for i := range d.st {
+		d.st[i].q = model.BadWaitingForInitialData
+		if td := &p.tags[i]; td.bad != nil {
+			d.st[i].q = td.badQ
+			d.st[i].code = uint16(errcode.Of(td.bad))
+		}
+	}
+	for i := range p.classes {
+		c := &classRun{def: &p.classes[i], idx: i}
+		c.batch.Device, c.batch.Class = p.cfg.Name, c.def.name
+		if prev != nil {
+			for _, pc := range prev.cls {
+				if pc.def.name == c.def.name {
+					c.seq = pc.seq
+				}
+			}
+		}
+		d.cls = append(d.cls, c)
+	}
+	return d
+}
+
+func (d *device) start(ctx context.Context) {
+	d.started = true
+	d.loadLimits()
+	softCtx, soft := context.WithCancel(ctx)
+	hardCtx, hard := context.WithCancel(context.WithoutCancel(ctx))
+	d.soft, d.hard = soft, hard
+	for i := range d.p.classes {
+		if cd := &d.p.classes[i]; cd.effective != cd.interval {
+			d.log.Warn("poll interval below the device's floor; running at the floor",
+				"code", errcode.AcquirePollFloor.String(), "class", cd.name, "interval", cd.interval, "floor", cd.effective)
+		}
+	}
+	d.wg.Go(func() { d.supervise(softCtx) })
+	for _, c := range d.cls {
+		d.wg.Go(func() { d.runClass(softCtx, hardCtx, c) })
+	}
+}
+
+// stop ends the device's loops: cycles in flight complete (up to the
+// engine's StopGrace), then the connection is closed.
+func (d *device) stop() {
+	if !d.started {
+		return
+	}
+	d.soft()
+	done := make(chan struct{})
+	go func() { d.wg.Wait(); close(done) }()
+	t := time.NewTimer(d.eng.opts.StopGrace)
+	select {
+	case <-done:
+		t.Stop()
+	case <-t.C:
+		d.hard()
+		<-done
+	}
+	d.hard()
+}
+
+func (d *device) now() time.Time { return d.eng.opts.Now() }
+
+// ---- scheduling
+
+// runClass runs the cycles of one class on ticks aligned to its interval
+// (a 1 s class ticks on whole seconds, so that devices and restarts line
+// up). A cycle still running when the next tick is due makes that tick an
+// overrun: it is skipped, counted, and the next batch carries Missed.
+func (d *device) runClass(ctx, cycleCtx context.Context, c *classRun) {
+	iv := c.def.effective
+	select {
+	case <-d.ready:
+	case <-ctx.Done():
+		return
+	}
+	next := time.Now().Truncate(iv).Add(iv)
+	t := time.NewTimer(time.Until(next))
+	defer t.Stop()
+	var missed uint64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		d.cycle(cycleCtx, c, missed)
+		missed = 0
+		next = next.Add(iv)
+		if now := time.Now(); !now.Before(next) {
+			skip := uint64(now.Sub(next)/iv) + 1
+			missed = skip
+			next = next.Add(time.Duration(skip) * iv)
+			d.stats.overruns.Add(skip)
+			d.log.Debug("poll cycle overran its interval", "code", errcode.AcquireOverrun.String(), "class", c.def.name, "missed", skip)
+		}
+		t.Reset(time.Until(next))
+	}
+}
+
+// cycle performs all reads of a class once and publishes the batch.
+func (d *device) cycle(ctx context.Context, c *classRun, missed uint64) {
+	start := d.now()
+	if g := d.planGen.Load(); !c.planned || c.gen != g {
+		d.replan(c, g)
+	}
+	n := d.p.cfg.Budget.MaxInFlight
+	if n > len(c.reads) {
+		n = len(c.reads)
+	}
+	if n < 1 {
+		n = 1
+	}
+	for len(c.workers) < n {
+		c.workers = append(c.workers, &worker{})
+	}
+	for _, w := range c.workers[:n] {
+		w.samples = w.samples[:0]
+	}
+	if n == 1 {
+		w := c.workers[0]
+		for i := range c.reads {
+			d.read(ctx, c, w, &c.reads[i])
+		}
+	} else {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for _, w := range c.workers[:n] {
+			wg.Go(func() {
+				for {
+					i := int(next.Add(1) - 1)
+					if i >= len(c.reads) {
+						return
+					}
+					d.read(ctx, c, w, &c.reads[i])
+				}
+			})
+		}
+		wg.Wait()
+	}
+	b := &c.batch
+	b.Samples = b.Samples[:0]
+	for _, w := range c.workers[:n] {
+		b.Samples = append(b.Samples, w.samples...)
+	}
+	if !c.badDone {
+		// Tags the driver rejected are reported once, with their code.
+		c.badDone = true
+		ts := start.UnixNano()
+		for i := range d.p.tags {
+			if td := &d.p.tags[i]; td.bad != nil && td.class == c.idx {
+				b.Samples = append(b.Samples, model.Sample{Tag: td.path, Quality: td.badQ, Code: d.st[i].code, Source: ts, Server: ts})
+			}
+		}
+	}
+	c.seq++
+	b.Seq, b.Start, b.End, b.Missed = c.seq, start.UnixNano(), d.now().UnixNano(), missed
+	d.stats.cycles.Add(1)
+	d.stats.samples.Add(uint64(len(b.Samples)))
+	if s := d.eng.opts.Sink; s != nil {
+		if err := s.PublishBatch(ctx, b); err != nil {
+			d.stats.sinkErrors.Add(1)
+			d.stats.noteError(errcode.Wrap(errcode.AcquireSink, err, "publish batch %d of %s/%s", b.Seq, b.Device, b.Class), d.now())
+		}
+	}
+}
+
+func (d *device) replan(c *classRun, gen uint64) {
+	reads, err := d.p.planReads(c.def.tags, d.limit, false)
+	if err != nil {
+		// planReads reads oversized points alone, so this is a bug, not a config problem.
+		d.log.Error("cannot plan reads", "class", c.def.name, "err", err)
+		return
+	}
+	c.mu.Lock()
+	c.reads, c.gen, c.planned = reads, gen, true
+	c.mu.Unlock()
+}
+
+// ---- reads
+
+// read performs one block read and applies its outcome to the read's tags.
+// It reports whether the device answered.
+func (d *device) read(ctx context.Context, c *classRun, w *worker, r *readPlan) bool {
+	l := d.link.Load()
+	if l.conn == nil {
+		d.markBad(c, w, r.tags, l.q, l.code)
+		return false
+	}
+	if err := d.gate.acquire(ctx); err != nil {
+		return false
+	}
+	rctx, cancel := context.WithTimeout(ctx, d.p.cfg.Timeout.D())
+	t0 := time.Now()
+	buf, err := l.conn.Read(rctx, r.space, r.start, r.count, w.buf)
+	rtt := time.Since(t0)
+	cancel()
+	d.gate.release()
+	d.stats.requests.Add(1)
+	if err == nil {
+		d.stats.rtt.observe(rtt)
+		if cap(buf) > cap(w.buf) {
+			w.buf = buf[:0]
+		}
+		d.okRead.Store(true)
+		d.apply(c, w, r, buf)
+		return true
+	}
+	d.stats.noteError(err, d.now())
+	code := uint16(errcode.Of(err))
+	switch d.p.drv.Classify(err) {
+	case driver.FaultRejected:
+		if len(r.tags) == 1 {
+			if code == 0 {
+				code = uint16(errcode.AcquireRejected)
+			}
+			d.markBad(c, w, r.tags, model.BadConfigurationError, code)
+			return true
+		}
+		limit := d.learn(r, err)
+		return d.retry(ctx, c, w, r, limit, false)
+	case driver.FaultTimeout:
+		if code == 0 {
+			code = uint16(errcode.AcquireTimeout)
+		}
+		if len(r.tags) > 1 && !r.halved && ctx.Err() == nil {
+			// Perhaps the block is too large for the device to answer in
+			// time; try halves once. If they answer, the size was the cause.
+			half := (r.count + 1) / 2
+			if d.retry(ctx, c, w, r, half, true) {
+				d.learnLimit(r.space, d.floorLimit(r, half), "timeout")
+				return true
+			}
+			return false
+		}
+		d.fail(l, err, model.BadTimeout, code)
+		d.markBad(c, w, r.tags, model.BadTimeout, code)
+		return false
+	case driver.FaultDevice:
+		if code == 0 {
+			code = uint16(errcode.AcquireRead)
+		}
+		d.markBad(c, w, r.tags, model.BadDeviceFailure, code)
+		return true
+	default: // FaultTransport, FaultMalformed: reconnect (which also resynchronises)
+		if code == 0 {
+			code = uint16(errcode.AcquireRead)
+		}
+		d.fail(l, err, model.BadCommunicationError, code)
+		d.markBad(c, w, r.tags, model.BadCommunicationError, code)
+		return false
+	}
+}
+
+// retry re-plans the tags of r with at most limit units per read and reads
+// them now, in the same cycle. It reports whether any sub-read answered.
+func (d *device) retry(ctx context.Context, c *classRun, w *worker, r *readPlan, limit uint32, halved bool) bool {
+	sub, err := d.p.planReads(r.tags, func(uint32) uint32 { return limit }, halved || r.halved)
+	if err != nil {
+		d.log.Error("cannot re-plan a rejected block", "err", err)
+		return false
+	}
+	if len(sub) == 1 && sub[0].count >= r.count {
+		// The block cannot shrink (its tags overlap): read them one by one.
+		sub = sub[:0]
+		for _, ti := range r.tags {
+			pt := d.p.tags[ti].point
+			sub = append(sub, readPlan{space: pt.Space, start: pt.Start, count: pt.Count, tags: []int{ti}, halved: true})
+		}
+	}
+	any := false
+	for i := range sub {
+		if d.read(ctx, c, w, &sub[i]) {
+			any = true
+		}
+	}
+	return any
+}
+
+// floorLimit is limit, but never below the largest point of r.
+func (d *device) floorLimit(r *readPlan, limit uint32) uint32 {
+	for _, ti := range r.tags {
+		if n := d.p.tags[ti].point.Count; n > limit {
+			limit = n
+		}
+	}
+	return limit
+}
+
+// learn lowers the space's limit after the device rejected r.
+func (d *device) learn(r *readPlan, err error) uint32 {
+	limit := d.floorLimit(r, r.count/2)
+	if limit >= r.count {
+		limit = r.count - 1
+	}
+	if limit < 1 {
+		limit = 1
+	}
+	d.learnLimit(r.space, limit, "rejected")
+	return limit
+}
+
+func (d *device) learnLimit(space, limit uint32, why string) {
+	d.lmu.Lock()
+	cur := d.learned[space]
+	changed := cur == 0 || limit < cur
+	if changed {
+		d.learned[space] = limit
+	}
+	d.lmu.Unlock()
+	if changed {
+		d.log.Info("learned a smaller block limit", "space", d.p.drv.SpaceName(space), "limit", limit, "reason", why)
+		d.planGen.Add(1)
+		d.saveLimits()
+	}
+}
+
+func (d *device) limit(space uint32) uint32 {
+	d.lmu.Lock()
+	l := d.learned[space]
+	d.lmu.Unlock()
+	return d.p.spaceLimit(space, l)
+}
+
+// apply decodes the tags of r out of block and updates them.
+func (d *device) apply(c *classRun, w *worker, r *readPlan, block []byte) {
+	now := d.now().UnixNano()
+	c.mu.Lock()
+	for _, ti := range r.tags {
+		v, err := d.p.tags[ti].point.Codec.Decode(block, r.start)
+		if err != nil {
+			code := uint16(errcode.Of(err))
+			if code == 0 {
+				code = uint16(errcode.AcquireDecode)
+			}
+			d.update(w, ti, model.Value{}, model.BadDecodingError, code, now)
+			continue
+		}
+		d.update(w, ti, v, model.Good, 0, now)
+	}
+	c.mu.Unlock()
+}
+
+// markBad sets the tags to a bad quality; they are reported only when
+// their quality or code changes, not every cycle.
+func (d *device) markBad(c *classRun, w *worker, tags []int, q model.Quality, code uint16) {
+	now := d.now().UnixNano()
+	c.mu.Lock()
+	for _, ti := range tags {
+		d.update(w, ti, model.Value{}, q, code, now)
+	}
+	c.mu.Unlock()
+}
+
+// ---- connection
+
+// fail marks the connection l as unusable, if it is still the current one,
+// and wakes the supervisor to close it and reconnect.
+func (d *device) fail(l *link, err error, q model.Quality, code uint16) {
+	down := &link{endpoint: l.endpoint, q: q, code: code}
+	if d.link.CompareAndSwap(l, down) {
+		d.stats.connected.Store(false)
+		d.log.Warn("connection lost", "code", errcode.Code(code).String(), "quality", q.String(), "err", err)
+		select {
+		case d.broken <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// supervise owns the connection: it connects, reconnects with back-off after
+// a failure, fails over to the backup endpoint after FailoverAfter
+// consecutive failures, and while on the backup probes the primary.
+func (d *device) supervise(ctx context.Context) {
+	o := &d.eng.opts
+	primary, backup := d.p.cfg.Endpoint, d.p.cfg.Backup
+	onBackup := false
+	fails := 0   // consecutive failures on the current endpoint
+	attempt := 0 // consecutive failures, for the back-off
+	var conn driver.Conn
+	defer func() {
+		if conn != nil {
+			conn.Close()
+		}
+		d.stats.connected.Store(false)
+		d.readyO.Do(func() { close(d.ready) })
+	}()
+	failed := func() bool {
+		fails++
+		attempt++
+		if backup != "" && fails >= o.FailoverAfter {
+			onBackup, fails = !onBackup, 0
+			d.log.Warn("failing over", "endpoint", d.endpointFor(onBackup))
+			if onBackup {
+				return true // try the backup at once
+			}
+		}
+		return sleepCtx(ctx, backoff(o.BackoffBase, o.BackoffMax, attempt))
+	}
+	for ctx.Err() == nil {
+		ep := primary
+		if onBackup {
+			ep = backup
+		}
+		c, err := d.dial(ctx, ep)
+		if err != nil {
+			code := uint16(errcode.Of(err))
+			if code == 0 {
+				code = uint16(errcode.AcquireConnect)
+			}
+			d.link.Store(&link{endpoint: ep, q: model.BadNotConnected, code: code})
+			d.stats.noteError(err, d.now())
+			d.readyO.Do(func() { close(d.ready) })
+			if !failed() {
+				return
+			}
+			continue
+		}
+		conn = c
+		d.okRead.Store(false)
+		d.link.Store(&link{conn: c, endpoint: ep})
+		d.stats.connected.Store(true)
+		d.readyO.Do(func() { close(d.ready) })
+		d.log.Info("connected", "endpoint", ep)
+		d.identify(ctx, c)
+
+		var probe <-chan time.Time
+		var pt *time.Ticker
+		if onBackup {
+			pt = time.NewTicker(o.ProbeInterval)
+			probe = pt.C
+		}
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				break wait
+			case <-d.broken:
+				conn.Close()
+				conn = nil
+				if d.okRead.Load() {
+					fails, attempt = 0, 0
+				}
+				if pt != nil {
+					pt.Stop()
+				}
+				if !failed() {
+					return
+				}
+				break wait
+			case <-probe:
+				pc, err := d.dial(ctx, primary)
+				if err != nil {
+					continue
+				}
+				old := d.link.Load()
+				if old.conn != conn || !d.link.CompareAndSwap(old, &link{conn: pc, endpoint: primary}) {
+					pc.Close()
+					continue
+				}
+				d.log.Info("primary endpoint answers again; switched back", "endpoint", primary)
+				conn.Close()
+				conn = pc
+				onBackup, fails, attempt = false, 0, 0
+				d.stats.connected.Store(true)
+				d.okRead.Store(false)
+				pt.Stop()
+				probe = nil
+				d.identify(ctx, pc)
+			}
+		}
+		if pt != nil {
+			pt.Stop()
+		}
+	}
+}
+
+func (d *device) endpointFor(backup bool) string {
+	if backup {
+		return d.p.cfg.Backup
+	}
+	return d.p.cfg.Endpoint
+}
+
+func (d *device) dial(ctx context.Context, ep string) (driver.Conn, error) {
+	c, err := d.p.drv.Open(d.p.spec, ep)
+	if err != nil {
+		return nil, errcode.Wrap(errcode.AcquireConnect, err, "open %s", ep)
+	}
+	cctx, cancel := context.WithTimeout(ctx, d.p.cfg.Timeout.D())
+	defer cancel()
+	if err := c.Connect(cctx); err != nil {
+		c.Close()
+		if errcode.Of(err) != 0 {
+			return nil, err
+		}
+		return nil, errcode.Wrap(errcode.AcquireConnect, err, "connect %s", ep)
+	}
+	return c, nil
+}
+
+// identify asks the device who it is, once per connection, best effort,
+// through the gate like any other request.
+func (d *device) identify(ctx context.Context, c driver.Conn) {
+	id, ok := c.(driver.Identifier)
+	if !ok {
+		return
+	}
+	if err := d.gate.acquire(ctx); err != nil {
+		return
+	}
+	ictx, cancel := context.WithTimeout(ctx, d.p.cfg.Timeout.D())
+	ident, err := id.Identify(ictx)
+	cancel()
+	d.gate.release()
+	d.stats.requests.Add(1)
+	if err == nil {
+		d.stats.identity.Store(&ident)
+	}
+}
+
+// backoff returns the wait before attempt n (1-based): base doubling up
+// to max, drawn from [d/2, d).
+func backoff(base, max time.Duration, n int) time.Duration {
+	d := base
+	for i := 1; i < n && d < max; i++ {
+		d *= 2
+	}
+	if d > max {
+		d = max
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

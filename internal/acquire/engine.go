@@ -1,0 +1,205 @@
+package acquire
+
+import (
+	"context"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/otlink/otlink/internal/config"
+	"github.com/otlink/otlink/internal/driver"
+	"github.com/otlink/otlink/internal/model"
+)
+
+// Sink receives the batch of every poll cycle. PublishBatch is called from
+// the devices' own goroutines, concurrently, so it must be safe for that
+// and should not block for long (a slow sink delays only the device that
+// calls it). The sink must not retain b, its Samples or any part of it
+// after PublishBatch returns: the engine reuses them for the next cycle,
+// which is what keeps the per-sample path free of allocations.
+type Sink interface {
+	PublishBatch(ctx context.Context, b *model.Batch) error
+}
+
+// Reconnection and failover defaults. Back-off starts at BackoffBase and
+// doubles per consecutive failure up to BackoffMax; each wait is drawn
+// uniformly from [d/2, d) so that many devices that failed together (a
+// switch reboot) do not retry in lock step.
+const (
+	DefaultBackoffBase   = 500 * time.Millisecond
+	DefaultBackoffMax    = 30 * time.Second
+	DefaultFailoverAfter = 3
+	DefaultProbeInterval = 30 * time.Second
+	DefaultStopGrace     = 5 * time.Second
+)
+
+// Options configures an Engine. Only Sink is required.
+type Options struct {
+	Sink    Sink
+	Logger  *slog.Logger
+	DataDir string // learned block limits live in DataDir/acquire/limits; "" keeps them in memory only
+
+	Now     func() time.Time                   // timestamps; nil = time.Now
+	Drivers func(string) (driver.Driver, bool) // nil = driver.Lookup
+	OnWrite func(WriteEvent)                   // audit hook: every write attempt, accepted or refused
+
+	BackoffBase   time.Duration // default DefaultBackoffBase
+	BackoffMax    time.Duration // default DefaultBackoffMax
+	FailoverAfter int           // consecutive failures on an endpoint before trying the other; default 3
+	ProbeInterval time.Duration // how often the primary is tried while on the backup; default 30s
+	StopGrace     time.Duration // how long stopping waits for in-flight cycles before cancelling them; default 5s
+}
+
+// Engine polls the devices of a config. Create it with New, run it with
+// Run, reload it with Apply; Snapshot, Health and Write may be called at any
+// time from any goroutine.
+type Engine struct {
+	opts Options
+	log  *slog.Logger
+
+	mu      sync.Mutex // guards devs, running, runCtx; never held on the request path
+	devs    map[string]*device
+	running bool
+	runCtx  context.Context
+
+	view atomic.Pointer[view] // what readers see, replaced whole on change
+}
+
+// view is an immutable list of the devices and an index of tag paths.
+type view struct {
+	devs []*device
+	tags map[string]tagRef
+}
+
+type tagRef struct {
+	dev *device
+	idx int
+}
+
+// New checks cfg and prepares the engine. It does no I/O: connections are
+// made by Run.
+func New(cfg *config.Config, opts Options) (*Engine, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Drivers == nil {
+		opts.Drivers = driver.Lookup
+	}
+	if opts.BackoffBase <= 0 {
+		opts.BackoffBase = DefaultBackoffBase
+	}
+	if opts.BackoffMax <= 0 {
+		opts.BackoffMax = DefaultBackoffMax
+	}
+	if opts.FailoverAfter <= 0 {
+		opts.FailoverAfter = DefaultFailoverAfter
+	}
+	if opts.ProbeInterval <= 0 {
+		opts.ProbeInterval = DefaultProbeInterval
+	}
+	if opts.StopGrace <= 0 {
+		opts.StopGrace = DefaultStopGrace
+	}
+	e := &Engine{opts: opts, log: opts.Logger, devs: map[string]*device{}}
+	plans, _, err := buildPlans(cfg, opts.Drivers)
+	if err != nil {
+		return nil, err
+	}
+	for name, p := range plans {
+		e.devs[name] = newDevice(e, p, nil)
+	}
+	e.publishView()
+	return e, nil
+}
+
+// Run polls until ctx is done, then stops: cycles in flight complete and
+// their batches reach the sink before Run returns (cycles still running
+// after Options.StopGrace are cancelled).
+func (e *Engine) Run(ctx context.Context) error {
+	e.mu.Lock()
+	e.running, e.runCtx = true, ctx
+	for _, d := range e.devs {
+		d.start(ctx)
+	}
+	e.mu.Unlock()
+	<-ctx.Done()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, d := range e.devs {
+		wg.Go(d.stop)
+	}
+	wg.Wait()
+	e.running, e.runCtx = false, nil
+	return nil
+}
+
+// Apply reloads the engine with newCfg. Devices whose configuration (the
+// device and its tags) is unchanged keep running untouched: same
+// goroutines, same connection, no gap in their cycles. Changed devices
+// restart (their batch sequence numbers go on), removed devices stop and
+// added devices start. On error nothing changes.
+func (e *Engine) Apply(newCfg *config.Config) error {
+	plans, _, err := buildPlans(newCfg, e.opts.Drivers)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	next := make(map[string]*device, len(plans))
+	var stop []*device
+	var start []*device
+	for name, p := range plans {
+		old, ok := e.devs[name]
+		if ok && old.p.fingerprint == p.fingerprint {
+			next[name] = old
+			continue
+		}
+		var prev *device
+		if ok {
+			stop = append(stop, old)
+			prev = old
+		}
+		d := newDevice(e, p, prev)
+		next[name] = d
+		start = append(start, d)
+	}
+	for name, d := range e.devs {
+		if _, ok := next[name]; !ok {
+			stop = append(stop, d)
+		}
+	}
+	if e.running {
+		var wg sync.WaitGroup
+		for _, d := range stop {
+			wg.Go(d.stop)
+		}
+		wg.Wait()
+		for _, d := range start {
+			d.start(e.runCtx)
+		}
+	}
+	e.devs = next
+	e.publishView()
+	for _, d := range stop {
+		e.log.Info("device stopped by reload", "device", d.p.cfg.Name)
+	}
+	return nil
+}
+
+func (e *Engine) publishView() {
+	v := &view{tags: map[string]tagRef{}}
+	for _, d := range e.devs {
+		v.devs = append(v.devs, d)
+		for i := range d.p.tags {
+			v.tags[d.p.tags[i].path] = tagRef{d, i}
+		}
+	}
+	sort.Slice(v.devs, func(i, j int) bool { return v.devs[i].p.cfg.Name < v.devs[j].p.cfg.Name })
+	e.view.Store(v)
+}
