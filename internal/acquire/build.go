@@ -186,8 +186,8 @@ func buildPlans(c *config.Config, lookup func(string) (driver.Driver, bool)) (ma
 				err = errcode.Wrap(errcode.AcquireResolve, err, "tag %s: address %q", path, t.Address)
 			} else if td.point.Count == 0 || td.point.Codec == nil {
 				err = errcode.New(errcode.AcquireResolve, "tag %s: driver %s resolved address %q to no units", path, p.cfg.Driver, t.Address)
-			} else if m := p.drv.MaxCount(td.point.Space); td.point.Count > m {
-				err = errcode.New(errcode.AcquirePointTooLarge, "tag %s: %d units, more than the %d one read of %s may cover", path, td.point.Count, m, p.drv.SpaceName(td.point.Space))
+			} else if m := p.spaceLimit(td.point.Space, 0); td.point.Count > m {
+				err = errcode.New(errcode.AcquirePointTooLarge, "tag %s: %d units, more than the %d one read of %s may cover (driver limit or coalesce.max_count)", path, td.point.Count, m, p.drv.SpaceName(td.point.Space))
 			}
 		}
 		if err != nil {

@@ -39,7 +39,8 @@ type device struct {
 	stats devStats
 
 	soft, hard context.CancelFunc
-	wg         sync.WaitGroup
+	wg         sync.WaitGroup // every goroutine of the device
+	classWG    sync.WaitGroup // the class loops: the connection outlives them
 	started    bool
 }
 
@@ -131,7 +132,11 @@ func (d *device) start(ctx context.Context) {
 	}
 	d.wg.Go(func() { d.supervise(softCtx) })
 	for _, c := range d.cls {
-		d.wg.Go(func() { d.runClass(softCtx, hardCtx, c) })
+		d.classWG.Add(1)
+		d.wg.Go(func() {
+			defer d.classWG.Done()
+			d.runClass(softCtx, hardCtx, c)
+		})
 	}
 }
 
@@ -475,6 +480,9 @@ func (d *device) supervise(ctx context.Context) {
 	attempt := 0 // consecutive failures, for the back-off
 	var conn driver.Conn
 	defer func() {
+		d.readyO.Do(func() { close(d.ready) })
+		// Cycles in flight complete on the connection before it closes.
+		d.classWG.Wait()
 		if conn != nil {
 			conn.Close()
 		}
@@ -596,10 +604,13 @@ func (d *device) dial(ctx context.Context, ep string) (driver.Conn, error) {
 }
 
 // identify asks the device who it is, once per connection, best effort,
-// through the gate like any other request.
+// through the gate like any other request. A driver's Identify may send
+// several requests back to back (Modbus FC 43/14 basic, then regular
+// objects), which the gate cannot space, so a device with a min gap is not
+// asked.
 func (d *device) identify(ctx context.Context, c driver.Conn) {
 	id, ok := c.(driver.Identifier)
-	if !ok {
+	if !ok || d.p.cfg.Budget.MinGap > 0 {
 		return
 	}
 	if err := d.gate.acquire(ctx); err != nil {

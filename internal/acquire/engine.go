@@ -153,24 +153,24 @@ func (e *Engine) Apply(newCfg *config.Config) error {
 	defer e.mu.Unlock()
 	next := make(map[string]*device, len(plans))
 	var stop []*device
-	var start []*device
+	type restart struct {
+		p    *plan
+		prev *device
+	}
+	var start []restart
 	for name, p := range plans {
 		old, ok := e.devs[name]
 		if ok && old.p.fingerprint == p.fingerprint {
 			next[name] = old
 			continue
 		}
-		var prev *device
 		if ok {
 			stop = append(stop, old)
-			prev = old
 		}
-		d := newDevice(e, p, prev)
-		next[name] = d
-		start = append(start, d)
+		start = append(start, restart{p, old})
 	}
 	for name, d := range e.devs {
-		if _, ok := next[name]; !ok {
+		if _, ok := plans[name]; !ok {
 			stop = append(stop, d)
 		}
 	}
@@ -180,7 +180,12 @@ func (e *Engine) Apply(newCfg *config.Config) error {
 			wg.Go(d.stop)
 		}
 		wg.Wait()
-		for _, d := range start {
+	}
+	// Built after the old ones stopped, so their sequence numbers are final.
+	for _, r := range start {
+		d := newDevice(e, r.p, r.prev)
+		next[r.p.cfg.Name] = d
+		if e.running {
 			d.start(e.runCtx)
 		}
 	}

@@ -42,8 +42,8 @@ const (
 	serverName     = "otlink" // MQTT needs a server name; it is also the store's owner
 )
 
-// Options configure the bus. The zero value of every field but DataDir
-// means its default.
+// Options configure the bus. A zero field means its default, except
+// DataDir (required for the embedded server) and MQTT ("" = no listener).
 type Options struct {
 	// URL of an external NATS server or cluster; "" starts the embedded one.
 	URL string

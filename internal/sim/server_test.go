@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"math/rand/v2"
 	"net"
 	"sync"
 	"syscall"
@@ -524,5 +525,58 @@ func TestCloseReleasesPort(t *testing.T) {
 	ln.Close()
 	if err := d.Start(t.Context()); err == nil {
 		t.Error("restart of a closed device accepted")
+	}
+}
+
+func TestIdleTimeoutAndSpeed(t *testing.T) {
+	clk := NewManualClock(t0)
+	d := startDevice(t, DeviceConfig{Clock: clk, Speed: 60, IdleTimeout: 100 * time.Millisecond})
+	clk.Advance(time.Second)
+	if v := d.Values(); v.SimTime != time.Minute {
+		t.Errorf("speed 60: %s simulated after 1 s", v.SimTime)
+	}
+	c := dial(t, d.Addr())
+	if _, err := c.readRegs(modbus.FuncReadHoldingRegisters, 7, 1); err != nil {
+		t.Fatal(err)
+	}
+	// The device closes a connection that stays silent past its idle timeout.
+	if _, err := c.recv(5 * time.Second); !errors.Is(err, io.EOF) {
+		t.Errorf("idle connection: %v, want EOF", err)
+	}
+}
+
+// TestRandomRequests sends random PDUs behind valid headers: every one gets
+// an answer for its transaction, and garbage headers only close the connection.
+func TestRandomRequests(t *testing.T) {
+	d := startDevice(t, DeviceConfig{Bench: 100})
+	c := dial(t, d.Addr())
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 2000 {
+		pdu := make([]byte, 1+rng.IntN(12))
+		for j := range pdu {
+			pdu[j] = byte(rng.Uint32())
+		}
+		if i%3 == 0 {
+			pdu[0] = byte(1 + rng.IntN(16)) // mostly known functions
+		}
+		tid := c.send(pdu)
+		a, err := c.recv(5 * time.Second)
+		if err != nil || a.Transaction != tid {
+			t.Fatalf("request % x: %v", pdu, err)
+		}
+		var r modbus.Response
+		if err := r.Decode(a.PDU); err != nil {
+			t.Fatalf("request % x: reply % x does not decode: %v", pdu, a.PDU, err)
+		}
+	}
+	if _, err := c.nc.Write([]byte{0, 1, 0xde, 0xad, 0, 6, 1, 3, 0, 0, 0, 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.recv(5 * time.Second); !errors.Is(err, io.EOF) {
+		t.Errorf("bad protocol id: %v, want the connection closed", err)
+	}
+	c = dial(t, d.Addr())
+	if _, err := c.readRegs(modbus.FuncReadHoldingRegisters, 0, 1); err != nil {
+		t.Error(err)
 	}
 }
