@@ -2,6 +2,7 @@ package acquire
 
 import (
 	"context"
+	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -10,7 +11,6 @@ import (
 	"github.com/otlink/otlink/internal/driver"
 	"github.com/otlink/otlink/internal/errcode"
 	"github.com/otlink/otlink/internal/model"
-	"log/slog"
 )
 
 // device is one configured device at run time. Everything on its request
@@ -132,12 +132,24 @@ func (d *device) start(ctx context.Context) {
 	}
 	d.wg.Go(func() { d.supervise(softCtx) })
 	for _, c := range d.cls {
+		if !d.classHasTags(c.idx) {
+			continue // nothing to read: no empty batches either
+		}
 		d.classWG.Add(1)
 		d.wg.Go(func() {
 			defer d.classWG.Done()
 			d.runClass(softCtx, hardCtx, c)
 		})
 	}
+}
+
+func (d *device) classHasTags(ci int) bool {
+	for i := range d.p.tags {
+		if d.p.tags[i].class == ci {
+			return true
+		}
+	}
+	return false
 }
 
 // stop ends the device's loops: cycles in flight complete (up to the
@@ -261,7 +273,10 @@ func (d *device) cycle(ctx context.Context, c *classRun, missed uint64) {
 	if s := d.eng.opts.Sink; s != nil {
 		if err := s.PublishBatch(ctx, b); err != nil {
 			d.stats.sinkErrors.Add(1)
-			d.stats.noteError(errcode.Wrap(errcode.AcquireSink, err, "publish batch %d of %s/%s", b.Seq, b.Device, b.Class), d.now())
+			err = errcode.Wrap(errcode.AcquireSink, err, "publish batch %d of %s/%s", b.Seq, b.Device, b.Class)
+			if d.stats.noteError(err, d.now()) {
+				d.log.Warn("cannot publish batch", "code", errcode.AcquireSink.String(), "err", err)
+			}
 		}
 	}
 }
@@ -307,8 +322,10 @@ func (d *device) read(ctx context.Context, c *classRun, w *worker, r *readPlan) 
 		d.apply(c, w, r, buf)
 		return true
 	}
-	d.stats.noteError(err, d.now())
 	code := uint16(errcode.Of(err))
+	if d.stats.noteError(err, d.now()) {
+		d.log.Warn("read failed", "code", codeString(code), "space", d.p.drv.SpaceName(r.space), "start", r.start, "count", r.count, "err", err)
+	}
 	switch d.p.drv.Classify(err) {
 	case driver.FaultRejected:
 		if len(r.tags) == 1 {
@@ -461,7 +478,8 @@ func (d *device) fail(l *link, err error, q model.Quality, code uint16) {
 	down := &link{endpoint: l.endpoint, q: q, code: code}
 	if d.link.CompareAndSwap(l, down) {
 		d.stats.connected.Store(false)
-		d.log.Warn("connection lost", "code", errcode.Code(code).String(), "quality", q.String(), "err", err)
+		// The failed request was logged (rate limited) where it failed.
+		d.log.Debug("connection lost", "code", codeString(code), "quality", q.String(), "err", err)
 		select {
 		case d.broken <- struct{}{}:
 		default:
@@ -513,7 +531,9 @@ func (d *device) supervise(ctx context.Context) {
 				code = uint16(errcode.AcquireConnect)
 			}
 			d.link.Store(&link{endpoint: ep, q: model.BadNotConnected, code: code})
-			d.stats.noteError(err, d.now())
+			if d.stats.noteError(err, d.now()) {
+				d.log.Warn("cannot connect", "code", codeString(code), "endpoint", ep, "err", err)
+			}
 			d.readyO.Do(func() { close(d.ready) })
 			if !failed() {
 				return
@@ -637,6 +657,14 @@ func backoff(base, max time.Duration, n int) time.Duration {
 		d = max
 	}
 	return d/2 + rand.N(d/2+1)
+}
+
+// codeString formats an OTL code for logs, "" for none.
+func codeString(c uint16) string {
+	if c == 0 {
+		return ""
+	}
+	return errcode.Code(c).String()
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {

@@ -296,7 +296,10 @@ func TestFailoverAndBack(t *testing.T) {
 		h := e.Health()[0]
 		return h.Connected && h.Endpoint == "bak:502" && h.OnBackup
 	})
-	waitFor(t, "value from the backup", func() bool { tv, _ := snapshotOf(e, tagPath("d", "t0")); return tv.Quality == model.Good && tv.Value.Uint() == 7 })
+	waitFor(t, "value from the backup", func() bool {
+		tv, _ := snapshotOf(e, tagPath("d", "t0"))
+		return tv.Quality == model.Good && tv.Value.Uint() == 7
+	})
 	prim.set(func(d *fakeDev) { d.down = false; d.regs[0] = 9 })
 	waitFor(t, "switch back to the primary", func() bool {
 		h := e.Health()[0]

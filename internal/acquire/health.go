@@ -112,10 +112,10 @@ type devStats struct {
 	rtt                                                     histogram
 	identity                                                atomic.Pointer[driver.Identity]
 
-	emu     sync.Mutex
-	last    *ErrorInfo
-	byCode  map[uint16]uint64
-	logged  map[uint16]time.Time
+	emu    sync.Mutex
+	last   *ErrorInfo
+	byCode map[uint16]uint64
+	logged map[uint16]time.Time
 }
 
 func (s *devStats) init() {

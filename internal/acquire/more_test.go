@@ -1,7 +1,9 @@
 package acquire
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -50,7 +52,10 @@ func TestTimeoutOfLargeBlockHalves(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop2 := startEngine(t, e2)
-	waitFor(t, "BadTimeout", func() bool { tv, _ := snapshotOf(e2, tagPath("d", "t0")); return tv.Quality == model.BadTimeout && tv.Code != 0 })
+	waitFor(t, "BadTimeout", func() bool {
+		tv, _ := snapshotOf(e2, tagPath("d", "t0"))
+		return tv.Quality == model.BadTimeout && tv.Code != 0
+	})
 	stop2()
 	if h := e2.Health()[0]; len(h.LearnedLimits) != 0 {
 		t.Errorf("a dead device taught a limit: %v", h.LearnedLimits)
@@ -139,6 +144,70 @@ func TestBackoffBounds(t *testing.T) {
 		}
 		if d < want/2 || d > want {
 			t.Fatalf("attempt %d: %v outside [%v, %v]", n, d, want/2, want)
+		}
+	}
+}
+
+// slowSink blocks the batches of one device.
+type slowSink struct {
+	*recSink
+	slow  string
+	delay time.Duration
+}
+
+func (s slowSink) PublishBatch(ctx context.Context, b *model.Batch) error {
+	if b.Device == s.slow {
+		time.Sleep(s.delay)
+		return errors.New("bus full")
+	}
+	return s.recSink.PublishBatch(ctx, b)
+}
+
+func TestSlowSinkForOneDeviceDoesNotDelayOthers(t *testing.T) {
+	f := newFakeDriver()
+	devs := []config.Device{devCfg("slow", "slow", 20*time.Millisecond), devCfg("fast", "fast", 20*time.Millisecond)}
+	sink := slowSink{newRecSink(), "slow", 500 * time.Millisecond}
+	e, err := New(plantWith(devs, map[string][]config.Tag{"slow": regTags(2, 0, 1), "fast": regTags(2, 0, 1)}), testOpts(f, sink))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := startEngine(t, e)
+	waitFor(t, "30 cycles of the fast device", func() bool { return sink.count("fast/fast") >= 30 })
+	stop()
+	for _, b := range sink.get("fast/fast") {
+		if b.Missed >= 10 { // a shared publish path would stall 25 cycles per slow batch
+			t.Errorf("fast device seq %d missed %d cycles", b.Seq, b.Missed)
+		}
+	}
+	h := e.Health()[1]
+	if h.Name != "slow" || h.LastError == nil || h.LastError.Code != "OTL-4017" {
+		t.Errorf("slow device health %+v, want last error OTL-4017", h.LastError)
+	}
+}
+
+func TestStopCompletesCycleInFlight(t *testing.T) {
+	f := newFakeDriver()
+	dev := f.dev("d")
+	dev.set(func(d *fakeDev) { d.latency = 150 * time.Millisecond })
+	sink := newRecSink()
+	e, err := New(plantWith([]config.Device{devCfg("d", "d", 10*time.Millisecond)}, map[string][]config.Tag{"d": regTags(2, 0, 1)}), testOpts(f, sink))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := startEngine(t, e)
+	waitFor(t, "a read in flight", func() bool { n := 0; dev.get(func(d *fakeDev) { n = d.inFlight }); return n == 1 })
+	stop()
+	bs := sink.get("d/fast")
+	if len(bs) == 0 {
+		t.Fatal("the cycle in flight at stop was not published")
+	}
+	last := bs[len(bs)-1]
+	if uint64(len(bs)) != e.Health()[0].Cycles || last.Seq != uint64(len(bs)) {
+		t.Errorf("%d batches, last seq %d, %d cycles", len(bs), last.Seq, e.Health()[0].Cycles)
+	}
+	for _, tv := range e.Snapshot() {
+		if tv.Quality != model.Good {
+			t.Errorf("%s %v: the stop cut a read short", tv.Path, tv.Quality)
 		}
 	}
 }

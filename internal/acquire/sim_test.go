@@ -174,3 +174,52 @@ func TestSimMalformedRecovers(t *testing.T) {
 	}
 	waitFor(t, "recovery", func() bool { tv, _ := snapshotOf(e, path); return tv.Quality == model.Good })
 }
+
+// TestSimFromYAML runs a config as a user writes it, through config.Parse
+// (defaults, paths, validation) and the registered Modbus driver.
+func TestSimFromYAML(t *testing.T) {
+	d := startSim(t, "cnc", 20, sim.Fault{})
+	yaml := fmt.Sprintf(`version: 1
+plant:
+  enterprise: acme
+  sites:
+    - name: tc
+      areas:
+        - name: machining
+          lines:
+            - name: line1
+              cells:
+                - name: cell1
+                  machines:
+                    - name: cnc01
+                      device: cnc
+                      tags:
+                        - {name: p0, address: "hr:%d", type: uint16}
+                        - {name: p1, address: "hr:%d", type: uint16, scale: {gain: 0.5}, unit: mm}
+devices:
+  - name: cnc
+    driver: modbus
+    endpoint: tcp://%s
+    poll:
+      - {name: fast, interval: 20ms}
+`, sim.BenchBase, sim.BenchBase+1, d.Addr())
+	cfg, err := config.Parse("test.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := newRecSink()
+	e, err := New(cfg, Options{Sink: sink})
+	if err != nil {
+		t.Fatal(err)
+	}
+	startEngine(t, e)
+	path := "acme/tc/machining/line1/cell1/cnc01/p1"
+	waitFor(t, "values", func() bool { tv, _ := snapshotOf(e, path); return tv.Quality == model.Good })
+	tv, _ := snapshotOf(e, path)
+	if tv.Unit != "mm" || tv.Value.T != model.Float64 {
+		t.Errorf("%+v", tv)
+	}
+	if h := e.Health()[0]; h.PollClasses[0].Reads != 1 || h.Endpoint != "tcp://"+d.Addr() {
+		t.Errorf("health %+v", h)
+	}
+}

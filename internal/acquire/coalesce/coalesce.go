@@ -53,8 +53,9 @@ func (e *ErrTooLarge) Error() string {
 // Feasibility of all ends for one start is found in O(max) with the
 // earliest end at which each unit becomes occupied.
 //
-// The cost is O(n·(max+gap)) time for n points, fast enough to re-plan
-// 10,000 points at every reload.
+// The cost is O(n·max) time for n points; points that do not overlap (the
+// usual case) take a simpler programme over runs of consecutive points.
+// Either is fast enough to re-plan 10,000 points at every reload.
 func Plan(points []Span, max, gap uint32) ([]Read, error) {
 	n := len(points)
 	if n == 0 {
@@ -74,8 +75,60 @@ func Plan(points []Span, max, gap uint32) ([]Read, error) {
 			return nil, fmt.Errorf("coalesce: point %d runs past the end of the address space", i)
 		}
 	}
+	if r, ok := planDisjoint(points, max, gap); ok {
+		return r, nil
+	}
 	p := planner{pts: points, max: max, gap: gap}
 	return p.plan(), nil
+}
+
+// planDisjoint is the common case of points that do not overlap: sorted by
+// start, a read serves a run of consecutive points, so f[i] (the cost of
+// reading points i..n-1) is the least, over the last point j of the run
+// starting at i, of one read plus f[j+1]. It reports false, without a plan,
+// when points overlap.
+func planDisjoint(points []Span, max, gap uint32) ([]Read, bool) {
+	n := len(points)
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.Slice(idx, func(a, b int) bool { return points[idx[a]].Start < points[idx[b]].Start })
+	for k := 1; k < n; k++ {
+		if points[idx[k]].Start < points[idx[k-1]].End() {
+			return nil, false
+		}
+	}
+	f := make([]cost, n+1)
+	last := make([]int, n)
+	for i := n - 1; i >= 0; i-- {
+		f[i] = cost{reads: math.MaxInt}
+		start := points[idx[i]].Start
+		for j := i; j < n; j++ {
+			p := points[idx[j]]
+			if p.End()-start > max {
+				break
+			}
+			if j > i && p.Start-points[idx[j-1]].End() > gap {
+				break
+			}
+			c := cost{reads: f[j+1].reads + 1, units: f[j+1].units + uint64(p.End()-start)}
+			if c.less(f[i]) {
+				f[i], last[i] = c, j
+			}
+		}
+	}
+	var reads []Read
+	for i := 0; i < n; i = last[i] + 1 {
+		j := last[i]
+		r := Read{Start: points[idx[i]].Start, Count: points[idx[j]].End() - points[idx[i]].Start, Points: make([]int, 0, j-i+1)}
+		for k := i; k <= j; k++ {
+			r.Points = append(r.Points, idx[k])
+		}
+		sort.Ints(r.Points)
+		reads = append(reads, r)
+	}
+	return reads, true
 }
 
 type cost struct {

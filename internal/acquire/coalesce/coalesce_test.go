@@ -167,6 +167,41 @@ func TestPlanMatchesBruteForce(t *testing.T) {
 	}
 }
 
+func TestPlanDisjointMatchesBruteForce(t *testing.T) {
+	// Points that never overlap take the fast path; it must be as optimal.
+	rng := rand.New(rand.NewPCG(7, 8))
+	for iter := range 3000 {
+		max := uint32(1 + rng.IntN(20))
+		gap := uint32(rng.IntN(6))
+		var pts []Span
+		addr := uint32(rng.IntN(3))
+		for range 1 + rng.IntN(9) {
+			c := uint32(1 + rng.IntN(4))
+			if c > max {
+				c = max
+			}
+			pts = append(pts, Span{Start: addr, Count: c})
+			addr += c + uint32(rng.IntN(8))
+		}
+		rng.Shuffle(len(pts), func(i, j int) { pts[i], pts[j] = pts[j], pts[i] })
+		if _, ok := planDisjoint(pts, max, gap); !ok {
+			t.Fatalf("disjoint points %v not planned by the fast path", pts)
+		}
+		reads, err := Plan(pts, max, gap)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := check(t, pts, max, gap, reads), brute(pts, max, gap); got != want {
+			t.Fatalf("case %d: points %v max %d gap %d: %+v costs %+v, optimum %+v", iter, pts, max, gap, reads, got, want)
+		}
+		// The general planner agrees.
+		p := planner{pts: pts, max: max, gap: gap}
+		if got := check(t, pts, max, gap, p.plan()); got != brute(pts, max, gap) {
+			t.Fatalf("case %d: general planner %+v", iter, got)
+		}
+	}
+}
+
 func TestPlanSmallMax(t *testing.T) {
 	// max 1..3 with points of width 1 only, the limits a learned device may force.
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -229,14 +264,19 @@ func BenchmarkPlan10k(b *testing.B) {
 		name     string
 		max, gap uint32
 		unit     uint32
-	}{{"registers", 125, 16, 2}, {"bits", 2000, 16, 1}} {
+		overlap  bool
+	}{{"registers", 125, 16, 2, false}, {"bits", 2000, 16, 1, false}, {"registers_overlapping", 125, 16, 2, true}, {"bits_overlapping", 2000, 16, 4, true}} {
 		b.Run(bc.name, func(b *testing.B) {
 			rng := rand.New(rand.NewPCG(5, 6))
 			pts := make([]Span, 10000)
 			addr := uint32(0)
 			for i := range pts {
-				addr += uint32(rng.IntN(6))
 				pts[i] = Span{Start: addr, Count: 1 + uint32(rng.IntN(int(bc.unit)))}
+				if bc.overlap {
+					addr += uint32(rng.IntN(6)) // the next point may start inside this one
+				} else {
+					addr += pts[i].Count + uint32(rng.IntN(5))
+				}
 			}
 			b.ReportAllocs()
 			for b.Loop() {

@@ -1,0 +1,100 @@
+package chunk
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+
+	"github.com/otlink/otlink/internal/errcode"
+)
+
+// Version is the chunk format version this package writes and reads.
+const Version = 1
+
+// HeaderSize is the size of the fixed chunk header in bytes.
+const HeaderSize = 36
+
+// MaxSamples is the most samples one chunk may hold. The historian seals
+// chunks far earlier (a few thousand samples); the limit bounds what a
+// decoder will accept from untrusted bytes.
+const MaxSamples = 1 << 16
+
+// MaxTagLen bounds the tag path stored in a chunk.
+const MaxTagLen = 1024
+
+var magic = [4]byte{'O', 'T', 'L', 'C'}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Float column modes (first byte of a float value column).
+const (
+	floatXOR64   = 0
+	floatXOR32   = 1
+	floatDecimal = 2
+)
+
+// maxDecimalDigits is the most decimal places the decimal float mode tries.
+const maxDecimalDigits = 9
+
+type header struct {
+	typ        uint8
+	count      uint32
+	minT, maxT int64
+	payloadLen uint32
+	crc        uint32
+}
+
+func putHeader(b []byte, h header) {
+	copy(b[0:4], magic[:])
+	b[4] = Version
+	b[5] = h.typ
+	b[6], b[7] = 0, 0
+	binary.LittleEndian.PutUint32(b[8:], h.count)
+	binary.LittleEndian.PutUint64(b[12:], uint64(h.minT))
+	binary.LittleEndian.PutUint64(b[20:], uint64(h.maxT))
+	binary.LittleEndian.PutUint32(b[28:], h.payloadLen)
+}
+
+// checksum is the CRC32C over the header bytes before the CRC field and the payload.
+func checksum(chunk []byte) uint32 {
+	c := crc32.Update(0, castagnoli, chunk[:32])
+	return crc32.Update(c, castagnoli, chunk[HeaderSize:])
+}
+
+func errCorrupt(format string, args ...any) error {
+	return errcode.New(errcode.HistChunkCorrupt, "corrupt chunk: "+format, args...)
+}
+
+func errTrunc(what string) error {
+	return errcode.New(errcode.HistChunkTruncated, "truncated chunk: %s", what)
+}
+
+// uvarint reads a uvarint from b at *i, reporting truncation or overflow.
+func uvarint(b []byte, i *int, what string) (uint64, error) {
+	if *i > len(b) {
+		return 0, errTrunc(what)
+	}
+	v, n := binary.Uvarint(b[*i:])
+	if n == 0 {
+		return 0, errTrunc(what)
+	}
+	if n < 0 {
+		return 0, errCorrupt("%s: varint overflows", what)
+	}
+	*i += n
+	return v, nil
+}
+
+// column reads a uvarint-length-prefixed column.
+func column(b []byte, i *int, what string) ([]byte, error) {
+	n, err := uvarint(b, i, what+" length")
+	if err != nil {
+		return nil, err
+	}
+	if n > uint64(len(b)-*i) {
+		return nil, errTrunc(fmt.Sprintf("%s: %d bytes declared, %d left", what, n, len(b)-*i))
+	}
+	c := b[*i : *i+int(n)]
+	*i += int(n)
+	return c, nil
+}

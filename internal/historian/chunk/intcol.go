@@ -1,0 +1,194 @@
+package chunk
+
+import "math/bits"
+
+// An int column holds a sequence of int64 with the first value raw and
+// then, per value, the difference of the chosen order (1: delta, 2:
+// delta-of-delta) divided by a power of ten, as a prefix code:
+//
+//	0                      → 0
+//	10    + 7 bits signed  → -64 .. 63
+//	110   + 12 bits signed
+//	1110  + 20 bits signed
+//	11110 + 32 bits signed
+//	11111 + 64 bits        (any)
+//
+// A regular series (1 s, 100 ms, 250 ms) has a constant delta, so with
+// order 2 each timestamp costs one bit; with the power of ten, timestamps
+// rounded to the millisecond cost 1 + 7 bits even when jittered.
+
+var pow10 = [...]int64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18}
+
+// codeWidths are the payload widths of prefix codes 1..5.
+var codeWidths = [6]uint{0, 7, 12, 20, 32, 64}
+
+func fitsSigned(v int64, n uint) bool {
+	lim := int64(1) << (n - 1)
+	return v >= -lim && v < lim
+}
+
+func codeBits(v int64) int {
+	switch {
+	case v == 0:
+		return 1
+	case fitsSigned(v, 7):
+		return 2 + 7
+	case fitsSigned(v, 12):
+		return 3 + 12
+	case fitsSigned(v, 20):
+		return 4 + 20
+	case fitsSigned(v, 32):
+		return 5 + 32
+	}
+	return 5 + 64
+}
+
+func writeCode(w *bitWriter, v int64) {
+	switch {
+	case v == 0:
+		w.write(0, 1)
+	case fitsSigned(v, 7):
+		w.write(0b10, 2)
+		w.write(uint64(v), 7)
+	case fitsSigned(v, 12):
+		w.write(0b110, 3)
+		w.write(uint64(v), 12)
+	case fitsSigned(v, 20):
+		w.write(0b1110, 4)
+		w.write(uint64(v), 20)
+	case fitsSigned(v, 32):
+		w.write(0b11110, 5)
+		w.write(uint64(v), 32)
+	default:
+		w.write(0b11111, 5)
+		w.write(uint64(v), 64)
+	}
+}
+
+func readCode(r *bitReader) int64 {
+	// Fast path: a zero bit is the common case of a regular series.
+	k := r.ones(5)
+	if k == 0 {
+		return 0
+	}
+	n := codeWidths[k]
+	if n == 64 {
+		return int64(r.read64())
+	}
+	v := r.read(n)
+	return int64(v<<(64-n)) >> (64 - n)
+}
+
+// unitExp returns the largest e such that every consecutive difference of
+// xs is a multiple of 10^e.
+func unitExp(xs []int64) uint8 {
+	e := len(pow10) - 1
+	for i := 1; i < len(xs) && e > 0; i++ {
+		d := xs[i] - xs[i-1]
+		if d == 0 {
+			continue
+		}
+		for e > 0 && d%pow10[e] != 0 {
+			e--
+		}
+	}
+	allSame := true
+	for i := 1; i < len(xs); i++ {
+		if xs[i] != xs[i-1] {
+			allSame = false
+			break
+		}
+	}
+	if allSame {
+		return 0
+	}
+	return uint8(e)
+}
+
+// intCost returns the bit cost of xs at the given order and unit.
+func intCost(xs []int64, order int, unit int64) int {
+	c := 0
+	var pd int64
+	for i := 1; i < len(xs); i++ {
+		d := (xs[i] - xs[i-1]) / unit
+		if order == 2 {
+			c += codeBits(d - pd)
+			pd = d
+		} else {
+			c += codeBits(d)
+		}
+	}
+	return c
+}
+
+// appendIntCol appends the int column of xs (empty when xs is empty):
+// byte order, byte unit exponent, then the bit stream.
+func appendIntCol(dst []byte, xs []int64) []byte {
+	if len(xs) == 0 {
+		return dst
+	}
+	e := unitExp(xs)
+	unit := pow10[e]
+	order := 2
+	if intCost(xs, 1, unit) <= intCost(xs, 2, unit) {
+		order = 1
+	}
+	dst = append(dst, byte(order), e)
+	w := bitWriter{b: dst}
+	w.write(uint64(xs[0]), 64)
+	var pd int64
+	for i := 1; i < len(xs); i++ {
+		d := (xs[i] - xs[i-1]) / unit
+		if order == 2 {
+			writeCode(&w, d-pd)
+			pd = d
+		} else {
+			writeCode(&w, d)
+		}
+	}
+	return w.bytes()
+}
+
+// intColReader decodes an int column value by value.
+type intColReader struct {
+	br    bitReader
+	order uint8
+	unit  int64
+	start bool
+	prev  int64
+	pd    int64
+}
+
+func (c *intColReader) init(col []byte) error {
+	*c = intColReader{}
+	if len(col) < 2 {
+		return errTrunc("int column header")
+	}
+	if col[0] != 1 && col[0] != 2 {
+		return errCorrupt("int column order %d", col[0])
+	}
+	if int(col[1]) >= len(pow10) {
+		return errCorrupt("int column unit exponent %d", col[1])
+	}
+	c.order, c.unit, c.start = col[0], pow10[col[1]], true
+	c.br = newBitReader(col[2:])
+	return nil
+}
+
+func (c *intColReader) next() int64 {
+	if c.start {
+		c.start = false
+		c.prev = int64(c.br.read64())
+		return c.prev
+	}
+	d := readCode(&c.br) * c.unit
+	if c.order == 2 {
+		c.pd += d
+		c.prev += c.pd
+	} else {
+		c.prev += d
+	}
+	return c.prev
+}
+
+var _ = bits.LeadingZeros64
