@@ -3,7 +3,10 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/signal"
+	"runtime"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -20,8 +23,9 @@ func benchCmd() *cobra.Command {
 
 func benchAcquisitionCmd() *cobra.Command {
 	var (
-		o      bench.AcquisitionOptions
-		asJSON bool
+		o                   bench.AcquisitionOptions
+		asJSON              bool
+		cpuProfile, memProf string
 	)
 	c := &cobra.Command{
 		Use:   "acquisition",
@@ -40,7 +44,15 @@ the shortest poll interval (from 1s, halving) that runs without overruns.`,
 			if !asJSON {
 				o.Progress = c.ErrOrStderr()
 			}
+			if memProf != "" {
+				o.AtEnd = func() { writeHeapProfile(memProf) }
+			}
+			stopProfiles, err := startProfiles(cpuProfile)
+			if err != nil {
+				return usageErr(err)
+			}
 			best, all, err := bench.Acquisition(ctx, o)
+			stopProfiles()
 			if err != nil {
 				return err
 			}
@@ -70,5 +82,38 @@ the shortest poll interval (from 1s, halving) that runs without overruns.`,
 	f.DurationVar(&o.Duration, "duration", 10*time.Second, "measuring time of each run")
 	f.IntVar(&o.MaxGap, "max-gap", 16, "coalescing max gap (registers)")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to this file")
+	f.StringVar(&memProf, "memprofile", "", "write a heap profile (taken at the end of each run, while it runs) to this file")
 	return c
+}
+
+// startProfiles starts the CPU profile and returns a function that stops it
+// and writes the heap profile. Profile before optimising.
+func startProfiles(cpu string) (func(), error) {
+	var cf *os.File
+	if cpu != "" {
+		f, err := os.Create(cpu)
+		if err != nil {
+			return nil, err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return nil, err
+		}
+		cf = f
+	}
+	return func() {
+		if cf != nil {
+			pprof.StopCPUProfile()
+			cf.Close()
+		}
+	}, nil
+}
+
+func writeHeapProfile(path string) {
+	runtime.GC()
+	if f, err := os.Create(path); err == nil {
+		_ = pprof.WriteHeapProfile(f)
+		f.Close()
+	}
 }

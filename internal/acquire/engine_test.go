@@ -458,7 +458,7 @@ func TestWriteGovernance(t *testing.T) {
 	tags := []config.Tag{
 		{Name: "ro", Address: "0", Type: "uint16"},
 		{Name: "sp", Address: "1", Type: "uint16", Writable: true, Scale: &config.Scale{Gain: 0.5},
-			Limits: &config.Limits{Min: 0, Max: 100, MaxStep: 30, MaxRate: config.Duration(time.Hour)}},
+			Limits: &config.Limits{Min: 0, Max: 100, MaxStep: 30, MinInterval: config.Duration(time.Hour)}},
 	}
 	f.dev("d:502").set(func(d *fakeDev) { d.regs[1] = 40 }) // 20.0 in engineering units
 	var events []WriteEvent

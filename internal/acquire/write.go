@@ -97,10 +97,10 @@ func (e *Engine) write(ctx context.Context, path string, v model.Value, ev *Writ
 	// writes cannot both pass it.
 	d.wmu.Lock()
 	now := time.Now()
-	if lim := td.cfg.Limits; lim != nil && lim.MaxRate > 0 {
-		if last, ok := d.lastWrite[ti]; ok && now.Sub(last) < lim.MaxRate.D() {
+	if lim := td.cfg.Limits; lim != nil && lim.MinInterval > 0 {
+		if last, ok := d.lastWrite[ti]; ok && now.Sub(last) < lim.MinInterval.D() {
 			d.wmu.Unlock()
-			return errcode.New(errcode.AcquireWriteTooFast, "write %s: %s since the previous write, min_interval is %s", path, now.Sub(last).Round(time.Millisecond), lim.MaxRate.D())
+			return errcode.New(errcode.AcquireWriteTooFast, "write %s: %s since the previous write, min_interval is %s", path, now.Sub(last).Round(time.Millisecond), lim.MinInterval.D())
 		}
 	}
 	d.lastWrite[ti] = now

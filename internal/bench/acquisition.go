@@ -32,6 +32,9 @@ type AcquisitionOptions struct {
 	Find     bool          // search the shortest interval without overruns
 	Dir      string        // scratch folder for the bus store; "" = a temporary one
 	Progress io.Writer     // progress lines while searching; nil = none
+	// AtEnd, when set, is called at the end of each measurement while
+	// everything still runs (e.g. to write a heap profile).
+	AtEnd func()
 }
 
 // AcquisitionResult is what one run measured. JSON keys are stable.
@@ -256,6 +259,9 @@ func acquisitionRun(ctx context.Context, o AcquisitionOptions, iv time.Duration)
 	}
 	sink.measure.Store(false)
 	el := time.Since(t0)
+	if o.AtEnd != nil {
+		o.AtEnd()
+	}
 	cpu1 := cpuTime()
 	h1 := eng.Health()
 	bs1 := b.Stats()

@@ -42,7 +42,7 @@ func TestLoadFull(t *testing.T) {
 	if s := m.Tags[1].Scale; s == nil || s.Gain != 0.1 || s.Offset != -40 {
 		t.Errorf("scale %+v", s)
 	}
-	if l := m.Tags[5].Limits; l == nil || l.MaxRate.D() != 2*time.Second || l.MaxStep != 50 {
+	if l := m.Tags[5].Limits; l == nil || l.MinInterval.D() != 2*time.Second || l.MaxStep != 50 {
 		t.Errorf("limits %+v", l)
 	}
 	cellTag := c.Plant.Sites[0].Areas[0].Lines[1].Cells[0].Machines[0].Tags[1]

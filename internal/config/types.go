@@ -93,10 +93,10 @@ type Range struct {
 
 // Limits bound writes to a writable tag.
 type Limits struct {
-	Min     float64  `yaml:"min" json:"min"`
-	Max     float64  `yaml:"max" json:"max"`
-	MaxRate Duration `yaml:"min_interval,omitempty" json:"min_interval,omitempty"` // least time between two writes
-	MaxStep float64  `yaml:"max_step,omitempty" json:"max_step,omitempty"`         // largest change per write; 0 = any
+	Min         float64  `yaml:"min" json:"min"`
+	Max         float64  `yaml:"max" json:"max"`
+	MinInterval Duration `yaml:"min_interval,omitempty" json:"min_interval,omitempty"` // least time between two writes
+	MaxStep     float64  `yaml:"max_step,omitempty" json:"max_step,omitempty"`         // largest change per write; 0 = any
 }
 
 // Device is a connection to equipment.

@@ -408,8 +408,8 @@ func (v *validator) checkTag(t *Tag, tp, label string, m *Machine, mdev *devInfo
 		if l.MaxStep < 0 {
 			v.add(errcode.ConfigBadLimits, tp+".limits.max_step", "", "tag %q: limits max_step %v must not be negative", t.Name, l.MaxStep)
 		}
-		if l.MaxRate < 0 {
-			v.add(errcode.ConfigBadInterval, tp+".limits.min_interval", "", "tag %q: limits min_interval %s must not be negative", t.Name, l.MaxRate)
+		if l.MinInterval < 0 {
+			v.add(errcode.ConfigBadInterval, tp+".limits.min_interval", "", "tag %q: limits min_interval %s must not be negative", t.Name, l.MinInterval)
 		}
 	}
 	if !resolvable || dev == nil || !dev.ok || dev.drv == nil {
