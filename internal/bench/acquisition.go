@@ -18,6 +18,7 @@ import (
 	"github.com/otlink/otlink/internal/acquire/coalesce"
 	"github.com/otlink/otlink/internal/bus"
 	"github.com/otlink/otlink/internal/config"
+	_ "github.com/otlink/otlink/internal/driver/modbus" // the simulated devices speak Modbus
 	"github.com/otlink/otlink/internal/model"
 	"github.com/otlink/otlink/internal/sim"
 )
