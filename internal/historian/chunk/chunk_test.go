@@ -86,10 +86,13 @@ func TestRoundTripTypes(t *testing.T) {
 		{"string", model.String, func(i int) model.Value { return model.StringValue([]string{"O1000", "O2000", "", "DIE-007"}[i/5%4]) }},
 	}
 	for _, c := range cases {
-		for _, n := range []int{0, 1, 2, 3, 1000} {
+		for _, n := range []int{0, 1, 2, 3, 1000, MaxSamples} {
 			ss := series(n, c.typ, c.val)
 			// Some bad samples, some with no value at all.
 			for i := range ss {
+				if n == MaxSamples {
+					break // a long run of one quality: the smallest chunk
+				}
 				switch i % 97 {
 				case 13:
 					ss[i].Quality, ss[i].Code = model.BadTimeout, 2102

@@ -60,8 +60,9 @@ func Decode(data []byte) (*Reader, error) {
 		return nil, errCorrupt("value type %d", data[5])
 	}
 	p := data[HeaderSize:]
-	// Every sample after the first costs at least one bit of timestamp.
-	if r.n > MaxSamples || (r.n > 0 && uint64(r.n-1) > 8*uint64(len(p))) {
+	// The count bounds the iteration; what Decode allocates is bounded by
+	// the payload's length.
+	if r.n > MaxSamples {
 		return nil, errCorrupt("%d samples in %d bytes", r.n, len(p))
 	}
 	i := 0
@@ -212,6 +213,7 @@ type Iter struct {
 	xr      xorReader
 	fmode   byte
 	fdiv    float64
+	fmul    float64
 	runs    []byte
 	runLeft uint64
 	q       model.Quality
@@ -260,12 +262,13 @@ func (it *Iter) Reset(r *Reader) {
 			it.xr = xorReader{br: newBitReader(v[1:]), width: 64, field: 6}
 		case floatXOR32:
 			it.xr = xorReader{br: newBitReader(v[1:]), width: 32, field: 5}
-		case floatDecimal:
+		case floatDecimal, floatDecimalMul:
 			if len(v) < 2 || v[1] > maxDecimalDigits {
 				it.err = errCorrupt("decimal float column")
 				return
 			}
 			it.fdiv = float64(pow10[v[1]])
+			it.fmul = negPow10[v[1]]
 			it.err = it.vi.init(v[2:])
 		default:
 			it.err = errCorrupt("float column mode %d", v[0])
@@ -318,6 +321,8 @@ func (it *Iter) Next() bool {
 		var f float64
 		if it.fmode == floatDecimal {
 			f = float64(it.vi.next()) / it.fdiv
+		} else if it.fmode == floatDecimalMul {
+			f = float64(it.vi.next()) * it.fmul
 		} else if it.fmode == floatXOR32 {
 			f = float64(math.Float32frombits(uint32(it.xr.next())))
 		} else {

@@ -246,11 +246,15 @@ func (e *Encoder) appendStrings(dst []byte) []byte {
 // maxDecimalDigits works. Values from decimal text (5 significant digits)
 // or from scaled integer registers are of this kind, and as integers they
 // cost a few bits where XOR costs tens.
-func decimalDigits(vals []int64, ns []int64) (uint8, []int64, bool) {
+//
+// With mul, the value is n × 10^-d (the float64 nearest to 10^-d) rather
+// than n / 10^d: that is how a scaled register (raw × 0.1) comes out, and
+// the two differ in the last bit for some n.
+func decimalDigits(vals []int64, ns []int64, mul bool) (uint8, []int64, bool) {
 	d := 0
 	for _, b := range vals {
 		f := math.Float64frombits(uint64(b))
-		for !isDecimal(f, d) {
+		for !isDecimal(f, d, mul) {
 			d++
 			if d > maxDecimalDigits {
 				return 0, nil, false
@@ -261,7 +265,7 @@ func decimalDigits(vals []int64, ns []int64) (uint8, []int64, bool) {
 	ns = ns[:0]
 	for _, b := range vals {
 		f := math.Float64frombits(uint64(b))
-		if !isDecimal(f, d) {
+		if !isDecimal(f, d, mul) {
 			return 0, nil, false
 		}
 		ns = append(ns, int64(math.Round(f*p)))
@@ -269,18 +273,29 @@ func decimalDigits(vals []int64, ns []int64) (uint8, []int64, bool) {
 	return uint8(d), ns, true
 }
 
-func isDecimal(f float64, d int) bool {
+func isDecimal(f float64, d int, mul bool) bool {
 	p := float64(pow10[d])
 	x := math.Round(f * p)
 	if !(math.Abs(x) <= 1<<53) {
 		return false // also NaN and infinities
 	}
+	if mul {
+		return math.Float64bits(x*negPow10[d]) == math.Float64bits(f)
+	}
 	return math.Float64bits(x/p) == math.Float64bits(f)
 }
 
+// negPow10[d] is the float64 nearest to 10^-d.
+var negPow10 = [maxDecimalDigits + 1]float64{1, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9}
+
 func (e *Encoder) appendFloats(dst []byte) []byte {
-	if d, ns, ok := decimalDigits(e.vals, make([]int64, 0, len(e.vals))); ok {
+	ns := make([]int64, 0, len(e.vals))
+	if d, ns, ok := decimalDigits(e.vals, ns, false); ok {
 		dst = append(dst, floatDecimal, d)
+		return appendIntCol(dst, ns)
+	}
+	if d, ns, ok := decimalDigits(e.vals, ns, true); ok {
+		dst = append(dst, floatDecimalMul, d)
 		return appendIntCol(dst, ns)
 	}
 	w := xorWriter{width: 64, field: 6}

@@ -28,9 +28,10 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // Float column modes (first byte of a float value column).
 const (
-	floatXOR64   = 0
-	floatXOR32   = 1
-	floatDecimal = 2
+	floatXOR64      = 0
+	floatXOR32      = 1
+	floatDecimal    = 2 // value = n / 10^d
+	floatDecimalMul = 3 // value = n × 10^-d
 )
 
 // maxDecimalDigits is the most decimal places the decimal float mode tries.

@@ -122,7 +122,7 @@ func samplesFromBytes(ty model.Type, b []byte) []model.Sample {
 		case ty == model.Bool:
 			s.Value = model.BoolValue(rec[7]&1 != 0)
 		case ty == model.String:
-			s.Value = model.StringValue(string(rec[7:7+rec[7]%6]))
+			s.Value = model.StringValue(string(rec[7 : 7+rec[7]%6]))
 		case ty == model.Float32:
 			s.Value = model.FloatValue(ty, float64(math.Float32frombits(uint32(raw))))
 		case ty == model.Float64:

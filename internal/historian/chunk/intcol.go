@@ -1,26 +1,29 @@
 package chunk
 
-import "math/bits"
-
-// An int column holds a sequence of int64 with the first value raw and
-// then, per value, the difference of the chosen order (1: delta, 2:
-// delta-of-delta) divided by a power of ten, as a prefix code:
+// An int column holds a sequence of int64: byte order, byte unit
+// exponent e, the first value raw (64 bits), then
 //
-//	0                      → 0
-//	10    + 7 bits signed  → -64 .. 63
-//	110   + 12 bits signed
-//	1110  + 20 bits signed
-//	11110 + 32 bits signed
-//	11111 + 64 bits        (any)
+//   - order 0 (a constant step): the step, 64 bits, and nothing per value;
+//   - order 1 or 2: per value, the difference of that order (1: delta, 2:
+//     delta-of-delta) divided by 10^e, as a prefix code:
 //
-// A regular series (1 s, 100 ms, 250 ms) has a constant delta, so with
-// order 2 each timestamp costs one bit; with the power of ten, timestamps
-// rounded to the millisecond cost 1 + 7 bits even when jittered.
+//	0                       → 0
+//	10     + 4 bits signed  → -8 .. 7
+//	110    + 8 bits signed
+//	1110   + 12 bits signed
+//	11110  + 20 bits signed
+//	111110 + 32 bits signed
+//	111111 + 64 bits        (any)
+//
+// A regular series (1 s, 100 ms, 250 ms) is order 0 and costs nothing per
+// timestamp; a regular series with a gap costs one bit per timestamp;
+// with the power of ten, timestamps rounded to the millisecond with a few
+// ms of jitter cost 6 bits.
 
 var pow10 = [...]int64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18}
 
-// codeWidths are the payload widths of prefix codes 1..5.
-var codeWidths = [6]uint{0, 7, 12, 20, 32, 64}
+// codeWidths are the payload widths of prefix codes 1..6.
+var codeWidths = [7]uint{0, 4, 8, 12, 20, 32, 64}
 
 func fitsSigned(v int64, n uint) bool {
 	lim := int64(1) << (n - 1)
@@ -28,46 +31,36 @@ func fitsSigned(v int64, n uint) bool {
 }
 
 func codeBits(v int64) int {
-	switch {
-	case v == 0:
+	if v == 0 {
 		return 1
-	case fitsSigned(v, 7):
-		return 2 + 7
-	case fitsSigned(v, 12):
-		return 3 + 12
-	case fitsSigned(v, 20):
-		return 4 + 20
-	case fitsSigned(v, 32):
-		return 5 + 32
 	}
-	return 5 + 64
+	for k := 1; k < 6; k++ {
+		if fitsSigned(v, codeWidths[k]) {
+			return k + 1 + int(codeWidths[k])
+		}
+	}
+	return 6 + 64
 }
 
 func writeCode(w *bitWriter, v int64) {
-	switch {
-	case v == 0:
+	if v == 0 {
 		w.write(0, 1)
-	case fitsSigned(v, 7):
-		w.write(0b10, 2)
-		w.write(uint64(v), 7)
-	case fitsSigned(v, 12):
-		w.write(0b110, 3)
-		w.write(uint64(v), 12)
-	case fitsSigned(v, 20):
-		w.write(0b1110, 4)
-		w.write(uint64(v), 20)
-	case fitsSigned(v, 32):
-		w.write(0b11110, 5)
-		w.write(uint64(v), 32)
-	default:
-		w.write(0b11111, 5)
-		w.write(uint64(v), 64)
+		return
 	}
+	for k := uint(1); k < 6; k++ {
+		if n := codeWidths[k]; fitsSigned(v, n) {
+			w.write(1<<(k+1)-2, k+1) // k ones and a zero
+			w.write(uint64(v), n)
+			return
+		}
+	}
+	w.write(0b111111, 6)
+	w.write(uint64(v), 64)
 }
 
 func readCode(r *bitReader) int64 {
 	// Fast path: a zero bit is the common case of a regular series.
-	k := r.ones(5)
+	k := r.ones(6)
 	if k == 0 {
 		return 0
 	}
@@ -129,13 +122,21 @@ func appendIntCol(dst []byte, xs []int64) []byte {
 	}
 	e := unitExp(xs)
 	unit := pow10[e]
+	c1, c2 := intCost(xs, 1, unit), intCost(xs, 2, unit)
 	order := 2
-	if intCost(xs, 1, unit) <= intCost(xs, 2, unit) {
+	switch {
+	case len(xs) > 1 && constStep(xs):
+		order = 0 // every delta-of-delta is zero
+	case c1 <= c2:
 		order = 1
 	}
 	dst = append(dst, byte(order), e)
 	w := bitWriter{b: dst}
 	w.write(uint64(xs[0]), 64)
+	if order == 0 {
+		w.write(uint64(xs[1]-xs[0]), 64)
+		return w.bytes()
+	}
 	var pd int64
 	for i := 1; i < len(xs); i++ {
 		d := (xs[i] - xs[i-1]) / unit
@@ -164,7 +165,7 @@ func (c *intColReader) init(col []byte) error {
 	if len(col) < 2 {
 		return errTrunc("int column header")
 	}
-	if col[0] != 1 && col[0] != 2 {
+	if col[0] > 2 {
 		return errCorrupt("int column order %d", col[0])
 	}
 	if int(col[1]) >= len(pow10) {
@@ -179,6 +180,13 @@ func (c *intColReader) next() int64 {
 	if c.start {
 		c.start = false
 		c.prev = int64(c.br.read64())
+		if c.order == 0 {
+			c.pd = int64(c.br.read64())
+		}
+		return c.prev
+	}
+	if c.order == 0 {
+		c.prev += c.pd
 		return c.prev
 	}
 	d := readCode(&c.br) * c.unit
@@ -191,4 +199,12 @@ func (c *intColReader) next() int64 {
 	return c.prev
 }
 
-var _ = bits.LeadingZeros64
+func constStep(xs []int64) bool {
+	d := xs[1] - xs[0]
+	for i := 2; i < len(xs); i++ {
+		if xs[i]-xs[i-1] != d {
+			return false
+		}
+	}
+	return true
+}
