@@ -226,6 +226,7 @@ func (l *Log) openCheckpoints() error {
 			return corrupt("%s: checkpoint records %d and %d are damaged: %v", checkpointsFile, l.nck, l.nck-1, err)
 		}
 		l.nck--
+		l.repair.Checkpoints++
 		if !l.opts.ReadOnly {
 			if err := truncate(f, headerSize+l.nck*ckptRecordSize, sz); err != nil {
 				return err
@@ -436,4 +437,3 @@ func (s *Signer) Run(ctx context.Context) error {
 		}
 	}
 }
-

@@ -86,6 +86,7 @@ type Repair struct {
 	RecordBytes int64  `json:"record_bytes"` // partial record bytes dropped
 	EntryBytes  int64  `json:"entry_bytes"`  // entry data past the last leaf dropped
 	NodeRecords uint64 `json:"node_records"` // node hashes recomputed or dropped
+	Checkpoints int    `json:"checkpoints"`  // torn checkpoint records dropped
 }
 
 // Log is an append-only Merkle log stored in a directory. It is safe for
@@ -182,7 +183,7 @@ func (l *Log) open() error {
 	if err != nil {
 		return corrupt("rebuild compact range: %v", err)
 	}
-	if l.repair != (Repair{}) {
+	if l.repair != (Repair{}) && !l.opts.ReadOnly {
 		l.log.Warn("integrity log repaired a torn tail", "records", l.repair.Records,
 			"record_bytes", l.repair.RecordBytes, "entry_bytes", l.repair.EntryBytes, "node_records", l.repair.NodeRecords)
 	}
@@ -295,7 +296,7 @@ func (l *Log) recoverLeaves() error {
 		floor = l.latest.Size
 	}
 	n := k
-	for n > floor {
+	for n > 0 {
 		r, ok, err := l.readRecord(n - 1)
 		if err != nil {
 			return err
@@ -306,10 +307,19 @@ func (l *Log) recoverLeaves() error {
 				break
 			}
 		}
+		if n <= floor {
+			if l.opts.ReadOnly {
+				// Signed leaves are damaged: keep every record so Verify
+				// reports each one.
+				n = k
+				break
+			}
+			return corrupt("leaf %d of %s is damaged but checkpoint %d covers it: entries were altered or removed", n-1, leavesFile, floor)
+		}
 		n--
 	}
-	if n < floor || k < floor {
-		return corrupt("%s holds %d intact leaves but checkpoint %d was signed: entries were removed", leavesFile, min(n, k), floor)
+	if k < floor && !l.opts.ReadOnly {
+		return corrupt("%s holds %d leaves but checkpoint %d was signed: entries were removed", leavesFile, k, floor)
 	}
 	l.size = n
 	l.datEnd = headerSize
@@ -318,13 +328,14 @@ func (l *Log) recoverLeaves() error {
 		if err != nil {
 			return err
 		}
-		l.datEnd = int64(r.off) + int64(r.n)
+		l.datEnd = min(int64(r.off)+int64(r.n), dsz)
 	}
 	l.repair.Records = k - n
 	if dsz > l.datEnd {
 		l.repair.EntryBytes = dsz - l.datEnd
 	}
 	if l.opts.ReadOnly {
+		l.datEnd = dsz // Verify bounds reads by the file, not by a record it doubts
 		return nil
 	}
 	if err := truncate(l.idx, headerSize+int64(n)*recordSize, isz); err != nil {
