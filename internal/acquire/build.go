@@ -1,9 +1,12 @@
 package acquire
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
+	"math"
 	"time"
 
 	"github.com/otlink/otlink/internal/acquire/coalesce"
@@ -21,14 +24,54 @@ const (
 )
 
 // tagDef is a tag as the engine reads it: static, built without I/O.
+// There is one per configured tag (300,000 in a large plant), so it keeps
+// only what reads, writes and snapshots need, in 56 bytes: the rest of
+// the tag's configuration is shared through x, and the config itself is
+// not retained.
 type tagDef struct {
-	path   string
-	cfg    config.Tag
-	point  driver.Point
-	class  int
-	bad    error // the driver rejected the tag: it stays BadConfigurationError
-	badQ   model.Quality
-	scaled bool
+	path  string
+	codec driver.Codec // shared by the driver among points of one encoding
+	x     *tagExtra    // nil: no scale, range, deadband, unit nor write settings
+	space uint32
+	start uint32
+	count uint32
+	class uint16
+	typ   model.Type
+	bad   bool // the driver rejected the tag (why: plan.bad): it stays BadConfigurationError
+}
+
+func (td *tagDef) point() driver.Point {
+	return driver.Point{Space: td.space, Start: td.start, Count: td.count, Type: td.typ, Codec: td.codec}
+}
+
+// tagExtra is the value processing, unit and write settings of a tag.
+// Tags with equal settings share one (see buildPlans), so a plant of many
+// alike tags pays for few.
+type tagExtra struct {
+	gain, offset float64 // eng = raw*gain + offset, when scaled
+	rmin, rmax   float64 // engineering range, when hasRange
+	deadband     float64
+	limits       config.Limits // when hasLimits
+	unit         string
+	scaled       bool
+	hasRange     bool
+	writable     bool
+	hasLimits    bool
+}
+
+// tagExtraOf returns the settings of t; the zero tagExtra when it has none.
+func tagExtraOf(t *config.Tag) tagExtra {
+	x := tagExtra{deadband: t.Deadband, unit: t.Unit, writable: t.Writable}
+	if t.Scale != nil {
+		x.scaled, x.gain, x.offset = true, t.Scale.Gain, t.Scale.Offset
+	}
+	if t.Range != nil {
+		x.hasRange, x.rmin, x.rmax = true, t.Range.Min, t.Range.Max
+	}
+	if t.Limits != nil {
+		x.hasLimits, x.limits = true, *t.Limits
+	}
+	return x
 }
 
 // classDef is a poll class of a device.
@@ -36,19 +79,28 @@ type classDef struct {
 	name      string
 	interval  time.Duration // configured
 	effective time.Duration // after the poll floor
-	tags      []int         // indexes into plan.tags, resolved ones only
+	tags      []uint32      // indexes into plan.tags, resolved ones only
+	bad       int           // tags of the class the driver rejected
 }
 
 // plan is everything static about one device: built by New and Apply, no I/O.
 type plan struct {
-	cfg         config.Device
-	drv         driver.Driver
-	spec        driver.DeviceSpec
-	tags        []tagDef
-	classes     []classDef
-	reportAll   bool
-	fingerprint string
-	maxGap      uint32
+	cfg       config.Device
+	drv       driver.Driver
+	spec      driver.DeviceSpec
+	tags      []tagDef
+	bad       map[uint32]error // why a tag is bad, by index into tags
+	classes   []classDef
+	reportAll bool
+	maxGap    uint32
+	pos       int // position in the config, while building
+
+	// fingerprint is the SHA-256 of the device's and its tags'
+	// configuration (JSON) and paths: what a reload compares. A hash, not
+	// the JSON itself, which would cost as much memory as the config.
+	fingerprint [sha256.Size]byte
+	fp          hash.Hash     // while building
+	fpEnc       *json.Encoder // writes to fp
 }
 
 // walkTags calls fn for every tag of the hierarchy with its path and the
@@ -93,14 +145,27 @@ func walkTags(c *config.Config, fn func(t *config.Tag, path, device string)) {
 	}
 }
 
+// noDevice marks an index entry of a tag that no plan reads (its device is
+// disabled, or the tag was refused); the view drops it.
+const noDevice = math.MaxUint32
+
 // buildPlans turns a config into device plans. Problems that make the
 // config unusable (an unknown driver, device or poll class, a duplicate
 // path) are returned together; a tag the driver cannot resolve only
 // becomes bad, so one typo does not stop a plant.
-func buildPlans(c *config.Config, lookup func(string) (driver.Driver, bool)) (map[string]*plan, []string, error) {
+//
+// It also returns the tags' index by path, which the duplicate check
+// builds anyway, with tagRef.dev the device's position in order; the view
+// reuses it rather than hashing 300,000 paths again.
+func buildPlans(c *config.Config, lookup func(string) (driver.Driver, bool)) (map[string]*plan, []string, map[string]tagRef, error) {
 	plans := map[string]*plan{}
 	var order []string
 	var errs []error
+	// Tags per device, so that each plan's tags are allocated once at
+	// their size: appending would leave as much garbage as it keeps.
+	count := map[string]int{}
+	total := 0
+	walkTags(c, func(_ *config.Tag, _, dev string) { count[dev]++; total++ })
 	for _, d := range c.Devices {
 		if d.Disabled {
 			continue
@@ -114,7 +179,7 @@ func buildPlans(c *config.Config, lookup func(string) (driver.Driver, bool)) (ma
 			errs = append(errs, errcode.New(errcode.AcquireUnknownDriver, "device %s: driver %q is not in this build (have %v)", d.Name, d.Driver, driver.Names()))
 			continue
 		}
-		p := &plan{cfg: d, drv: drv, reportAll: d.Report == "all"}
+		p := &plan{cfg: d, drv: drv, reportAll: d.Report == "all", tags: make([]tagDef, 0, count[d.Name]), bad: map[uint32]error{}}
 		if p.cfg.Timeout <= 0 {
 			p.cfg.Timeout = config.Duration(defaultTimeout)
 		}
@@ -144,16 +209,31 @@ func buildPlans(c *config.Config, lookup func(string) (driver.Driver, bool)) (ma
 			}
 			p.classes = append(p.classes, classDef{name: pc.Name, interval: iv, effective: eff})
 		}
+		if len(p.classes) > math.MaxUint16 {
+			errs = append(errs, errcode.New(errcode.AcquireUnknownPollClass, "device %s has %d poll classes, more than %d", d.Name, len(p.classes), math.MaxUint16))
+			continue
+		}
+		p.fp = sha256.New()
+		p.fpEnc = json.NewEncoder(p.fp)
+		_ = p.fpEnc.Encode(&p.cfg) // a hash.Hash never fails to write
+		p.pos = len(order)
 		plans[d.Name] = p
 		order = append(order, d.Name)
 	}
-	seen := map[string]bool{}
+	index := make(map[string]tagRef, total)
+	extras := map[tagExtra]*tagExtra{}
+	// What the fingerprint hashes of a tag; one, reused, so that encoding
+	// 300,000 tags allocates nothing per tag.
+	fpTag := &struct {
+		T *config.Tag
+		P string
+	}{}
 	walkTags(c, func(t *config.Tag, path, dev string) {
-		if seen[path] {
+		if _, dup := index[path]; dup {
 			errs = append(errs, errcode.New(errcode.AcquireDuplicateTag, "tag %s is configured twice", path))
 			return
 		}
-		seen[path] = true
+		index[path] = tagRef{dev: noDevice}
 		p, ok := plans[dev]
 		if !ok {
 			if !deviceDisabled(c, dev) {
@@ -174,44 +254,67 @@ func buildPlans(c *config.Config, lookup func(string) (driver.Driver, bool)) (ma
 				return
 			}
 		}
-		td := tagDef{path: path, cfg: *t, class: cls, scaled: t.Scale != nil}
+		fpTag.T, fpTag.P = t, path
+		_ = p.fpEnc.Encode(fpTag)
+		td := tagDef{path: path, class: uint16(cls)}
+		if x := tagExtraOf(t); x != (tagExtra{}) {
+			shared, ok := extras[x]
+			if !ok {
+				shared = new(tagExtra)
+				*shared = x
+				extras[x] = shared
+			}
+			td.x = shared
+		}
 		typ, ok := model.ParseType(t.Type)
 		var err error
+		var pt driver.Point
 		if !ok {
 			err = errcode.New(errcode.AcquireResolve, "tag %s: unknown type %q", path, t.Type)
 		} else {
-			td.point, err = p.drv.Resolve(p.spec, driver.TagSpec{Name: t.Name, Address: t.Address, Type: typ,
+			pt, err = p.drv.Resolve(p.spec, driver.TagSpec{Name: t.Name, Address: t.Address, Type: typ,
 				Length: t.Length, ByteOrder: t.ByteOrder, WordOrder: t.WordOrder})
 			if err != nil {
 				err = errcode.Wrap(errcode.AcquireResolve, err, "tag %s: address %q", path, t.Address)
-			} else if td.point.Count == 0 || td.point.Codec == nil {
+			} else if pt.Count == 0 || pt.Codec == nil {
 				err = errcode.New(errcode.AcquireResolve, "tag %s: driver %s resolved address %q to no units", path, p.cfg.Driver, t.Address)
-			} else if m := p.spaceLimit(td.point.Space, 0); td.point.Count > m {
-				err = errcode.New(errcode.AcquirePointTooLarge, "tag %s: %d units, more than the %d one read of %s may cover (driver limit or coalesce.max_count)", path, td.point.Count, m, p.drv.SpaceName(td.point.Space))
+			} else if m := p.spaceLimit(pt.Space, 0); pt.Count > m {
+				err = errcode.New(errcode.AcquirePointTooLarge, "tag %s: %d units, more than the %d one read of %s may cover (driver limit or coalesce.max_count)", path, pt.Count, m, p.drv.SpaceName(pt.Space))
 			}
 		}
 		if err != nil {
-			td.bad = err
-			td.badQ = model.BadConfigurationError
+			td.bad = true
+			p.bad[uint32(len(p.tags))] = err
+			p.classes[cls].bad++
+		} else {
+			td.space, td.start, td.count, td.typ, td.codec = pt.Space, pt.Start, pt.Count, pt.Type, pt.Codec
 		}
+		index[path] = tagRef{dev: uint32(p.pos), idx: uint32(len(p.tags))}
 		p.tags = append(p.tags, td)
-		if td.bad == nil {
-			p.classes[cls].tags = append(p.classes[cls].tags, len(p.tags)-1)
-		}
 	})
 	for _, p := range plans {
-		// What a reload compares: the device and its tags, as configured.
-		fp, _ := json.Marshal(struct {
-			D config.Device
-			T []config.Tag
-			P []string
-		}{p.cfg, tagCfgs(p.tags), tagPaths(p.tags)})
-		p.fingerprint = string(fp)
+		p.fp.Sum(p.fingerprint[:0])
+		p.fp, p.fpEnc = nil, nil
+		// Each class's tags, allocated at their size.
+		n := make([]int, len(p.classes))
+		for i := range p.tags {
+			if !p.tags[i].bad {
+				n[p.tags[i].class]++
+			}
+		}
+		for ci := range p.classes {
+			p.classes[ci].tags = make([]uint32, 0, n[ci])
+		}
+		for i := range p.tags {
+			if td := &p.tags[i]; !td.bad {
+				p.classes[td.class].tags = append(p.classes[td.class].tags, uint32(i))
+			}
+		}
 	}
 	if len(errs) > 0 {
-		return nil, nil, errors.Join(errs...)
+		return nil, nil, nil, errors.Join(errs...)
 	}
-	return plans, order, nil
+	return plans, order, index, nil
 }
 
 func deviceDisabled(c *config.Config, name string) bool {
@@ -223,27 +326,11 @@ func deviceDisabled(c *config.Config, name string) bool {
 	return false
 }
 
-func tagCfgs(ts []tagDef) []config.Tag {
-	out := make([]config.Tag, len(ts))
-	for i := range ts {
-		out[i] = ts[i].cfg
-	}
-	return out
-}
-
-func tagPaths(ts []tagDef) []string {
-	out := make([]string, len(ts))
-	for i := range ts {
-		out[i] = ts[i].path
-	}
-	return out
-}
-
 // readPlan is one block read of a class.
 type readPlan struct {
 	space, start, count uint32
-	tags                []int // indexes into plan.tags
-	halved              bool  // a retry of a timed-out block: do not halve again
+	tags                []uint32 // indexes into plan.tags
+	halved              bool     // a retry of a timed-out block: do not halve again
 }
 
 // spaceLimit is the most units one read of space may cover: the least of
@@ -262,11 +349,11 @@ func (p *plan) spaceLimit(space uint32, learned uint32) uint32 {
 // planReads coalesces tags (of one class) into reads, space by space, with
 // limit(space) units at most. A tag larger than a learned limit is read
 // alone rather than dropped.
-func (p *plan) planReads(tags []int, limit func(space uint32) uint32, halved bool) ([]readPlan, error) {
-	bySpace := map[uint32][]int{}
+func (p *plan) planReads(tags []uint32, limit func(space uint32) uint32, halved bool) ([]readPlan, error) {
+	bySpace := map[uint32][]uint32{}
 	var spaces []uint32
 	for _, ti := range tags {
-		s := p.tags[ti].point.Space
+		s := p.tags[ti].space
 		if _, ok := bySpace[s]; !ok {
 			spaces = append(spaces, s)
 		}
@@ -280,20 +367,20 @@ func (p *plan) planReads(tags []int, limit func(space uint32) uint32, halved boo
 		spans = spans[:0]
 		max := limit(s)
 		for _, ti := range all {
-			pt := p.tags[ti].point
-			if pt.Count > max {
-				out = append(out, readPlan{space: s, start: pt.Start, count: pt.Count, halved: halved, tags: []int{ti}})
+			td := &p.tags[ti]
+			if td.count > max {
+				out = append(out, readPlan{space: s, start: td.start, count: td.count, halved: halved, tags: []uint32{ti}})
 				continue
 			}
 			ts = append(ts, ti)
-			spans = append(spans, coalesce.Span{Start: pt.Start, Count: pt.Count})
+			spans = append(spans, coalesce.Span{Start: td.start, Count: td.count})
 		}
 		reads, err := coalesce.Plan(spans, max, p.maxGap)
 		if err != nil {
 			return nil, errcode.Wrap(errcode.AcquirePointTooLarge, err, "plan reads of %s on %s", p.drv.SpaceName(s), p.cfg.Name)
 		}
 		for _, r := range reads {
-			rp := readPlan{space: s, start: r.Start, count: r.Count, halved: halved, tags: make([]int, len(r.Points))}
+			rp := readPlan{space: s, start: r.Start, count: r.Count, halved: halved, tags: make([]uint32, len(r.Points))}
 			for i, pi := range r.Points {
 				rp.tags[i] = ts[pi]
 			}

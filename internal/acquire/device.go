@@ -34,7 +34,7 @@ type device struct {
 	planGen atomic.Uint64     // bumped when a limit changes: classes re-plan
 
 	wmu       sync.Mutex
-	lastWrite map[int]time.Time
+	lastWrite map[uint32]time.Time
 
 	stats devStats
 
@@ -53,25 +53,29 @@ type link struct {
 	code     uint16
 }
 
-// tagState is the latest and the last reported value of one tag.
+// tagState is the latest value of one tag, in 32 bytes: there is one per
+// tag. See update for why the last reported value needs no copy.
 type tagState struct {
-	v    model.Value
-	q    model.Quality
-	code uint16
-	t    int64
-
-	rv       model.Value
-	rq       model.Quality
-	rcode    uint16
-	reported bool
-	force    bool // report the next value whatever it is (read back after a write)
+	bits  uint64  // the value, packed (packValue); a string's text is in classRun.strs
+	t     int64   // Unix ns of the reply; 0 when never read
+	rf    float64 // the last reported value, for tags with a deadband
+	q     model.Quality
+	code  uint16
+	vt    model.Type // the value's type; invalid when there is none
+	flags uint8      // stReported, stForce
 }
+
+const (
+	stReported = 1 << iota // a value was reported
+	stForce                // report the next value whatever it is (read back after a write)
+)
 
 // classRun is one poll class at run time.
 type classRun struct {
 	def     *classDef
 	idx     int
-	mu      sync.RWMutex // guards the tagState of the class's tags
+	mu      sync.RWMutex      // guards the tagState of the class's tags, strs, and batch.Samples during reads
+	strs    map[uint32]string // the text of the string tags' values, by tag index
 	reads   []readPlan
 	gen     uint64
 	planned bool
@@ -81,26 +85,27 @@ type classRun struct {
 	badDone bool
 }
 
-// worker is what one concurrent reader of a cycle reuses.
+// worker is what one concurrent reader of a cycle reuses. Samples go
+// straight into the class's batch (under the class's lock, which update
+// holds anyway), not into a buffer per worker that would then be copied.
 type worker struct {
-	buf     []byte
-	samples []model.Sample
+	buf []byte
 }
 
 func newDevice(e *Engine, p *plan, prev *device) *device {
 	d := &device{eng: e, p: p, log: e.log.With("device", p.cfg.Name, "driver", p.cfg.Driver),
 		gate:   newGate(p.cfg.Budget.MaxInFlight, p.cfg.Budget.MinGap.D()),
 		broken: make(chan struct{}, 1), ready: make(chan struct{}),
-		learned: map[uint32]uint32{}, lastWrite: map[int]time.Time{},
+		learned: map[uint32]uint32{}, lastWrite: map[uint32]time.Time{},
 		st: make([]tagState, len(p.tags)),
 	}
 	d.stats.init()
 	d.link.Store(&link{endpoint: p.cfg.Endpoint, q: model.BadNotConnected, code: uint16(errcode.AcquireNotConnected)})
 	for i := range d.st {
 		d.st[i].q = model.BadWaitingForInitialData
-		if td := &p.tags[i]; td.bad != nil {
-			d.st[i].q = td.badQ
-			d.st[i].code = uint16(errcode.Of(td.bad))
+		if p.tags[i].bad {
+			d.st[i].q = model.BadConfigurationError
+			d.st[i].code = uint16(errcode.Of(p.bad[uint32(i)]))
 		}
 	}
 	for i := range p.classes {
@@ -145,7 +150,7 @@ func (d *device) start(ctx context.Context) {
 
 func (d *device) classHasTags(ci int) bool {
 	for i := range d.p.tags {
-		if d.p.tags[i].class == ci {
+		if int(d.p.tags[i].class) == ci {
 			return true
 		}
 	}
@@ -227,9 +232,12 @@ func (d *device) cycle(ctx context.Context, c *classRun, missed uint64) {
 	for len(c.workers) < n {
 		c.workers = append(c.workers, &worker{})
 	}
-	for _, w := range c.workers[:n] {
-		w.samples = w.samples[:0]
+	b := &c.batch
+	if d.p.reportAll && b.Samples == nil {
+		// Every tag reports every cycle: allocate the batch once, at its size.
+		b.Samples = make([]model.Sample, 0, len(c.def.tags)+c.def.bad)
 	}
+	b.Samples = b.Samples[:0]
 	if n == 1 {
 		w := c.workers[0]
 		for i := range c.reads {
@@ -251,18 +259,13 @@ func (d *device) cycle(ctx context.Context, c *classRun, missed uint64) {
 		}
 		wg.Wait()
 	}
-	b := &c.batch
-	b.Samples = b.Samples[:0]
-	for _, w := range c.workers[:n] {
-		b.Samples = append(b.Samples, w.samples...)
-	}
 	if !c.badDone {
 		// Tags the driver rejected are reported once, with their code.
 		c.badDone = true
 		ts := start.UnixNano()
 		for i := range d.p.tags {
-			if td := &d.p.tags[i]; td.bad != nil && td.class == c.idx {
-				b.Samples = append(b.Samples, model.Sample{Tag: td.path, Quality: td.badQ, Code: d.st[i].code, Source: ts, Server: ts})
+			if td := &d.p.tags[i]; td.bad && int(td.class) == c.idx {
+				b.Samples = append(b.Samples, model.Sample{Tag: td.path, Quality: model.BadConfigurationError, Code: d.st[i].code, Source: ts, Server: ts})
 			}
 		}
 	}
@@ -300,7 +303,7 @@ func (d *device) replan(c *classRun, gen uint64) {
 func (d *device) read(ctx context.Context, c *classRun, w *worker, r *readPlan) bool {
 	l := d.link.Load()
 	if l.conn == nil {
-		d.markBad(c, w, r.tags, l.q, l.code)
+		d.markBad(c, r.tags, l.q, l.code)
 		return false
 	}
 	if err := d.gate.acquire(ctx); err != nil {
@@ -319,7 +322,7 @@ func (d *device) read(ctx context.Context, c *classRun, w *worker, r *readPlan) 
 			w.buf = buf[:0]
 		}
 		d.okRead.Store(true)
-		d.apply(c, w, r, buf)
+		d.apply(c, r, buf)
 		return true
 	}
 	code := uint16(errcode.Of(err))
@@ -332,7 +335,7 @@ func (d *device) read(ctx context.Context, c *classRun, w *worker, r *readPlan) 
 			if code == 0 {
 				code = uint16(errcode.AcquireRejected)
 			}
-			d.markBad(c, w, r.tags, model.BadConfigurationError, code)
+			d.markBad(c, r.tags, model.BadConfigurationError, code)
 			return true
 		}
 		limit := d.learn(r, err)
@@ -352,20 +355,20 @@ func (d *device) read(ctx context.Context, c *classRun, w *worker, r *readPlan) 
 			return false
 		}
 		d.fail(l, err, model.BadTimeout, code)
-		d.markBad(c, w, r.tags, model.BadTimeout, code)
+		d.markBad(c, r.tags, model.BadTimeout, code)
 		return false
 	case driver.FaultDevice:
 		if code == 0 {
 			code = uint16(errcode.AcquireRead)
 		}
-		d.markBad(c, w, r.tags, model.BadDeviceFailure, code)
+		d.markBad(c, r.tags, model.BadDeviceFailure, code)
 		return true
 	default: // FaultTransport, FaultMalformed: reconnect (which also resynchronises)
 		if code == 0 {
 			code = uint16(errcode.AcquireRead)
 		}
 		d.fail(l, err, model.BadCommunicationError, code)
-		d.markBad(c, w, r.tags, model.BadCommunicationError, code)
+		d.markBad(c, r.tags, model.BadCommunicationError, code)
 		return false
 	}
 }
@@ -382,8 +385,8 @@ func (d *device) retry(ctx context.Context, c *classRun, w *worker, r *readPlan,
 		// The block cannot shrink (its tags overlap): read them one by one.
 		sub = sub[:0]
 		for _, ti := range r.tags {
-			pt := d.p.tags[ti].point
-			sub = append(sub, readPlan{space: pt.Space, start: pt.Start, count: pt.Count, tags: []int{ti}, halved: true})
+			td := &d.p.tags[ti]
+			sub = append(sub, readPlan{space: td.space, start: td.start, count: td.count, tags: []uint32{ti}, halved: true})
 		}
 	}
 	any := false
@@ -398,7 +401,7 @@ func (d *device) retry(ctx context.Context, c *classRun, w *worker, r *readPlan,
 // floorLimit is limit, but never below the largest point of r.
 func (d *device) floorLimit(r *readPlan, limit uint32) uint32 {
 	for _, ti := range r.tags {
-		if n := d.p.tags[ti].point.Count; n > limit {
+		if n := d.p.tags[ti].count; n > limit {
 			limit = n
 		}
 	}
@@ -441,31 +444,38 @@ func (d *device) limit(space uint32) uint32 {
 }
 
 // apply decodes the tags of r out of block and updates them.
-func (d *device) apply(c *classRun, w *worker, r *readPlan, block []byte) {
+func (d *device) apply(c *classRun, r *readPlan, block []byte) {
 	now := d.now().UnixNano()
 	c.mu.Lock()
 	for _, ti := range r.tags {
-		v, err := d.p.tags[ti].point.Codec.Decode(block, r.start)
+		td := &d.p.tags[ti]
+		var v model.Value
+		var err error
+		if td.start < r.start {
+			err = errcode.New(errcode.AcquireDecode, "tag %s at unit %d is not in the block read from %d", td.path, td.start, r.start)
+		} else {
+			v, err = td.codec.Decode(block, td.start-r.start)
+		}
 		if err != nil {
 			code := uint16(errcode.Of(err))
 			if code == 0 {
 				code = uint16(errcode.AcquireDecode)
 			}
-			d.update(w, ti, model.Value{}, model.BadDecodingError, code, now)
+			d.update(c, ti, model.Value{}, model.BadDecodingError, code, now)
 			continue
 		}
-		d.update(w, ti, v, model.Good, 0, now)
+		d.update(c, ti, v, model.Good, 0, now)
 	}
 	c.mu.Unlock()
 }
 
 // markBad sets the tags to a bad quality; they are reported only when
 // their quality or code changes, not every cycle.
-func (d *device) markBad(c *classRun, w *worker, tags []int, q model.Quality, code uint16) {
+func (d *device) markBad(c *classRun, tags []uint32, q model.Quality, code uint16) {
 	now := d.now().UnixNano()
 	c.mu.Lock()
 	for _, ti := range tags {
-		d.update(w, ti, model.Value{}, q, code, now)
+		d.update(c, ti, model.Value{}, q, code, now)
 	}
 	c.mu.Unlock()
 }

@@ -67,15 +67,17 @@ type Engine struct {
 	view atomic.Pointer[view] // what readers see, replaced whole on change
 }
 
-// view is an immutable list of the devices and an index of tag paths.
+// view is an immutable list of the devices and an index of tag paths. It
+// holds no state of its own: tag values stay in the devices.
 type view struct {
 	devs []*device
 	tags map[string]tagRef
 }
 
+// tagRef locates a tag: 8 bytes per tag of the index.
 type tagRef struct {
-	dev *device
-	idx int
+	dev uint32 // index into view.devs
+	idx uint32 // index into the device's plan.tags
 }
 
 // New checks cfg and prepares the engine. It does no I/O: connections are
@@ -106,14 +108,14 @@ func New(cfg *config.Config, opts Options) (*Engine, error) {
 		opts.StopGrace = DefaultStopGrace
 	}
 	e := &Engine{opts: opts, log: opts.Logger, devs: map[string]*device{}}
-	plans, _, err := buildPlans(cfg, opts.Drivers)
+	plans, order, index, err := buildPlans(cfg, opts.Drivers)
 	if err != nil {
 		return nil, err
 	}
 	for name, p := range plans {
 		e.devs[name] = newDevice(e, p, nil)
 	}
-	e.publishView()
+	e.publishView(order, index)
 	return e, nil
 }
 
@@ -145,7 +147,7 @@ func (e *Engine) Run(ctx context.Context) error {
 // restart (their batch sequence numbers go on), removed devices stop and
 // added devices start. On error nothing changes.
 func (e *Engine) Apply(newCfg *config.Config) error {
-	plans, _, err := buildPlans(newCfg, e.opts.Drivers)
+	plans, order, index, err := buildPlans(newCfg, e.opts.Drivers)
 	if err != nil {
 		return err
 	}
@@ -161,6 +163,7 @@ func (e *Engine) Apply(newCfg *config.Config) error {
 	for name, p := range plans {
 		old, ok := e.devs[name]
 		if ok && old.p.fingerprint == p.fingerprint {
+			// Unchanged: the running device keeps its plan; the new one is dropped.
 			next[name] = old
 			continue
 		}
@@ -190,21 +193,39 @@ func (e *Engine) Apply(newCfg *config.Config) error {
 		}
 	}
 	e.devs = next
-	e.publishView()
+	// A kept device's tags equal the new plan's (the fingerprint covers
+	// them and their paths), so the new index fits it too.
+	e.publishView(order, index)
 	for _, d := range stop {
 		e.log.Info("device stopped by reload", "device", d.p.cfg.Name)
 	}
 	return nil
 }
 
-func (e *Engine) publishView() {
-	v := &view{tags: map[string]tagRef{}}
+// publishView publishes e.devs with the tag index buildPlans returned for
+// them, whose devices are numbered as in order; the view numbers them by
+// name. The index becomes the view's: the caller must not keep it.
+func (e *Engine) publishView(order []string, index map[string]tagRef) {
+	v := &view{devs: make([]*device, 0, len(e.devs)), tags: index}
 	for _, d := range e.devs {
 		v.devs = append(v.devs, d)
-		for i := range d.p.tags {
-			v.tags[d.p.tags[i].path] = tagRef{d, i}
-		}
 	}
 	sort.Slice(v.devs, func(i, j int) bool { return v.devs[i].p.cfg.Name < v.devs[j].p.cfg.Name })
+	pos := make(map[string]uint32, len(v.devs))
+	for i, d := range v.devs {
+		pos[d.p.cfg.Name] = uint32(i)
+	}
+	remap := make([]uint32, len(order))
+	for i, name := range order {
+		remap[i] = pos[name]
+	}
+	for path, r := range index {
+		if r.dev == noDevice {
+			delete(index, path)
+			continue
+		}
+		r.dev = remap[r.dev]
+		index[path] = r
+	}
 	e.view.Store(v)
 }

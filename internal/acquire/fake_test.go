@@ -58,21 +58,24 @@ func (f *fakeDriver) lookup(name string) (driver.Driver, bool) {
 	return nil, false
 }
 
+// fakeCodec holds no position, like a shared driver codec.
 type fakeCodec struct {
-	space, start uint32
-	typ          model.Type
-	bit          int
+	space uint32
+	typ   model.Type
+	bit   int
 }
 
-func (c fakeCodec) Decode(block []byte, blockStart uint32) (model.Value, error) {
+// Decode reads the point at unit unit of block (a byte per bit, or
+// big-endian registers).
+func (c fakeCodec) Decode(block []byte, unit uint32) (model.Value, error) {
 	if c.space == 1 {
-		i := c.start - blockStart
+		i := unit
 		if int(i) >= len(block) {
 			return model.Value{}, errors.New("short block")
 		}
 		return model.BoolValue(block[i] != 0), nil
 	}
-	off := int(c.start-blockStart) * 2
+	off := int(unit) * 2
 	n := 2
 	if c.typ.Bits() == 32 {
 		n = 4
@@ -118,7 +121,7 @@ func (f *fakeDriver) Resolve(dev driver.DeviceSpec, t driver.TagSpec) (driver.Po
 		count = 2
 	}
 	return driver.Point{Space: space, Start: uint32(n), Count: count, Type: t.Type,
-		Codec: fakeCodec{space: space, start: uint32(n), typ: t.Type, bit: bit}}, nil
+		Codec: fakeCodec{space: space, typ: t.Type, bit: bit}}, nil
 }
 
 func (f *fakeDriver) MaxCount(space uint32) uint32 {

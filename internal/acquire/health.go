@@ -220,17 +220,23 @@ func (e *Engine) SnapshotInto(dst []TagValue) []TagValue {
 			c.mu.RUnlock()
 		}
 		for i := range d.p.tags {
-			if d.p.tags[i].bad != nil {
-				dst = append(dst, d.tagValue(i))
+			if d.p.tags[i].bad {
+				dst = append(dst, d.tagValue(uint32(i)))
 			}
 		}
 	}
 	return dst
 }
 
-func (d *device) tagValue(ti int) TagValue {
+// tagValue is tag ti's latest value. The caller holds the mu of the tag's
+// class, unless the tag is bad (never updated).
+func (d *device) tagValue(ti uint32) TagValue {
 	td, st := &d.p.tags[ti], &d.st[ti]
-	return TagValue{Path: td.path, Value: st.v, Quality: st.q, Code: st.code, Time: st.t, Unit: td.cfg.Unit}
+	tv := TagValue{Path: td.path, Value: d.value(d.cls[td.class], ti), Quality: st.q, Code: st.code, Time: st.t}
+	if td.x != nil {
+		tv.Unit = td.x.unit
+	}
+	return tv
 }
 
 func spaceKey(s uint32) string { return strconv.FormatUint(uint64(s), 10) }

@@ -6,8 +6,9 @@ import (
 	"github.com/otlink/otlink/internal/model"
 )
 
-// update sets tag ti's latest value and appends a sample to w when it is
-// to be reported. The caller holds the mu of the tag's class.
+// update sets tag ti's latest value and appends a sample to the class's
+// batch when it is to be reported. The caller holds c.mu, which also
+// guards c.batch.Samples while the cycle's reads run.
 //
 // A value is reported when it is the tag's first, when its quality or code
 // changed (a quality change is always a change), after a write (read
@@ -16,39 +17,104 @@ import (
 // where numbers with a deadband change only when they move by more than
 // the deadband from the last reported value. Bad samples are reported on
 // change only, in both modes, so a dead device does not flood the bus.
-func (d *device) update(w *worker, ti int, v model.Value, q model.Quality, code uint16, now int64) {
+//
+// The state keeps the latest value only, not the last reported one as
+// well: without a deadband they are the same whenever it matters (an
+// unreported value equals the reported one, and the quality and code
+// never differ from the reported ones), and with a deadband only the
+// reported number is needed (tagState.rf).
+func (d *device) update(c *classRun, ti uint32, v model.Value, q model.Quality, code uint16, now int64) {
 	td := &d.p.tags[ti]
 	st := &d.st[ti]
-	if !q.IsBad() {
-		if td.scaled {
-			v = model.FloatValue(model.Float64, v.Float()*td.cfg.Scale.Gain+td.cfg.Scale.Offset)
+	x := td.x
+	if !q.IsBad() && x != nil {
+		if x.scaled {
+			v = model.FloatValue(model.Float64, v.Float()*x.gain+x.offset)
 		}
-		if r := td.cfg.Range; r != nil && v.T.IsNumeric() {
-			if f := v.Float(); f < r.Min || f > r.Max {
+		if x.hasRange && v.T.IsNumeric() {
+			if f := v.Float(); f < x.rmin || f > x.rmax {
 				q = model.UncertainEngineeringUnitsExceeded
 			}
 		}
 	}
-	st.v, st.q, st.code, st.t = v, q, code, now
-	changed := !st.reported || q != st.rq || code != st.rcode || st.force
+	bits := packValue(v)
+	deadband := x != nil && x.deadband > 0 && v.T.IsNumeric()
+	changed := st.flags&stReported == 0 || st.flags&stForce != 0 || q != st.q || code != st.code
 	if !changed && !q.IsBad() {
 		switch {
 		case d.p.reportAll:
 			changed = true
-		case td.cfg.Deadband > 0 && v.T.IsNumeric() && st.rv.T.IsNumeric():
-			a, b := v.Float(), st.rv.Float()
-			if math.IsNaN(a) || math.IsNaN(b) {
-				changed = !v.Equal(st.rv)
+		case deadband:
+			// The last report was good (the quality did not change), so rf holds it.
+			a := v.Float()
+			if math.IsNaN(a) || math.IsNaN(st.rf) {
+				changed = math.Float64bits(a) != math.Float64bits(st.rf)
 			} else {
-				changed = math.Abs(a-b) > td.cfg.Deadband
+				changed = math.Abs(a-st.rf) > x.deadband
 			}
+		case v.T == model.String:
+			changed = st.vt != v.T || c.strs[ti] != v.Str()
 		default:
-			changed = !v.Equal(st.rv)
+			changed = st.vt != v.T || st.bits != bits
 		}
+	}
+	st.bits, st.vt, st.q, st.code, st.t = bits, v.T, q, code, now
+	if v.T == model.String {
+		if c.strs == nil {
+			c.strs = map[uint32]string{}
+		}
+		c.strs[ti] = v.Str()
+	} else if td.typ == model.String {
+		delete(c.strs, ti)
 	}
 	if !changed {
 		return
 	}
-	st.rv, st.rq, st.rcode, st.reported, st.force = v, q, code, true, false
-	w.samples = append(w.samples, model.Sample{Tag: td.path, Value: v, Quality: q, Source: now, Server: now, Code: code})
+	st.flags = (st.flags | stReported) &^ stForce
+	if deadband {
+		st.rf = v.Float()
+	}
+	c.batch.Samples = append(c.batch.Samples, model.Sample{Tag: td.path, Value: v, Quality: q, Source: now, Server: now, Code: code})
+}
+
+// packValue keeps the number of v in 8 bytes (the type is kept apart, and
+// a string's text in classRun.strs): a model.Value is 32 bytes, and every
+// tag has one.
+func packValue(v model.Value) uint64 {
+	switch t := v.T; {
+	case t.IsFloat():
+		return math.Float64bits(v.Float())
+	case t.IsSigned():
+		return uint64(v.Int())
+	case t == model.Bool, t.IsUnsigned():
+		return v.Uint()
+	}
+	return 0
+}
+
+// unpackValue is the inverse of packValue; s is the text of a string.
+func unpackValue(t model.Type, bits uint64, s string) model.Value {
+	switch {
+	case t == model.Bool:
+		return model.BoolValue(bits != 0)
+	case t.IsFloat():
+		return model.FloatValue(t, math.Float64frombits(bits))
+	case t.IsSigned():
+		return model.IntValue(t, int64(bits))
+	case t.IsUnsigned():
+		return model.UintValue(t, bits)
+	case t == model.String:
+		return model.StringValue(s)
+	}
+	return model.Value{}
+}
+
+// value returns tag ti's latest value. The caller holds c.mu (read or write).
+func (d *device) value(c *classRun, ti uint32) model.Value {
+	st := &d.st[ti]
+	var s string
+	if st.vt == model.String {
+		s = c.strs[ti]
+	}
+	return unpackValue(st.vt, st.bits, s)
 }

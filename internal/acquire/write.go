@@ -45,24 +45,27 @@ func (e *Engine) Write(ctx context.Context, path string, v model.Value) error {
 }
 
 func (e *Engine) write(ctx context.Context, path string, v model.Value, ev *WriteEvent) error {
-	ref, ok := e.view.Load().tags[path]
+	vw := e.view.Load()
+	ref, ok := vw.tags[path]
 	if !ok {
 		return errcode.New(errcode.AcquireWriteUnknownTag, "write %s: no such tag", path)
 	}
-	d, ti := ref.dev, ref.idx
+	d, ti := vw.devs[ref.dev], ref.idx
 	td := &d.p.tags[ti]
 	ev.Device = d.p.cfg.Name
-	if !td.cfg.Writable {
+	x := td.x
+	if x == nil || !x.writable {
 		return errcode.New(errcode.AcquireWriteNotWritable, "write %s: tag is not writable", path)
 	}
-	if td.bad != nil {
-		return errcode.Wrap(errcode.AcquireWriteNotWritable, td.bad, "write %s: tag is not resolved", path)
+	if td.bad {
+		return errcode.Wrap(errcode.AcquireWriteNotWritable, d.p.bad[ti], "write %s: tag is not resolved", path)
 	}
-	pt := td.point
+	pt := td.point()
 	if !v.IsValid() || (pt.Type == model.String) != (v.T == model.String) {
 		return errcode.New(errcode.AcquireWriteType, "write %s: a %s value does not fit a %s tag", path, v.T, pt.Type)
 	}
-	if lim := td.cfg.Limits; lim != nil && v.T.IsNumeric() {
+	if x.hasLimits && v.T.IsNumeric() {
+		lim := &x.limits
 		f := v.Float()
 		if math.IsNaN(f) || f < lim.Min || f > lim.Max {
 			return errcode.New(errcode.AcquireWriteOutOfLimits, "write %s: %s is outside the limits %g..%g", path, v, lim.Min, lim.Max)
@@ -70,7 +73,7 @@ func (e *Engine) write(ctx context.Context, path string, v model.Value, ev *Writ
 		if lim.MaxStep > 0 {
 			c := d.cls[td.class]
 			c.mu.RLock()
-			cur, q := d.st[ti].v, d.st[ti].q
+			cur, q := d.value(c, ti), d.st[ti].q
 			c.mu.RUnlock()
 			if q.IsBad() || !cur.IsValid() {
 				return errcode.New(errcode.AcquireWriteStep, "write %s: the current value is unknown (%s), so the step cannot be checked", path, q)
@@ -97,7 +100,7 @@ func (e *Engine) write(ctx context.Context, path string, v model.Value, ev *Writ
 	// writes cannot both pass it.
 	d.wmu.Lock()
 	now := time.Now()
-	if lim := td.cfg.Limits; lim != nil && lim.MinInterval > 0 {
+	if lim := &x.limits; x.hasLimits && lim.MinInterval > 0 {
 		if last, ok := d.lastWrite[ti]; ok && now.Sub(last) < lim.MinInterval.D() {
 			d.wmu.Unlock()
 			return errcode.New(errcode.AcquireWriteTooFast, "write %s: %s since the previous write, min_interval is %s", path, now.Sub(last).Round(time.Millisecond), lim.MinInterval.D())
@@ -120,7 +123,7 @@ func (e *Engine) write(ctx context.Context, path string, v model.Value, ev *Writ
 	}
 	c := d.cls[td.class]
 	c.mu.Lock()
-	d.st[ti].force = true
+	d.st[ti].flags |= stForce
 	c.mu.Unlock()
 	return nil
 }
@@ -128,7 +131,7 @@ func (e *Engine) write(ctx context.Context, path string, v model.Value, ev *Writ
 // rawValue converts an engineering value to the tag's raw type, undoing
 // the scaling, and checks that the raw type can hold it.
 func rawValue(td *tagDef, v model.Value) (model.Value, error) {
-	t := td.point.Type
+	t := td.typ
 	switch {
 	case t == model.String:
 		return v, nil
@@ -136,11 +139,11 @@ func rawValue(td *tagDef, v model.Value) (model.Value, error) {
 		return model.BoolValue(v.Bool()), nil
 	}
 	f := v.Float()
-	if td.scaled {
-		if td.cfg.Scale.Gain == 0 {
+	if x := td.x; x != nil && x.scaled {
+		if x.gain == 0 {
 			return model.Value{}, errcode.New(errcode.AcquireWriteOutOfLimits, "scale gain is 0: the raw value cannot be computed")
 		}
-		f = (f - td.cfg.Scale.Offset) / td.cfg.Scale.Gain
+		f = (f - x.offset) / x.gain
 	}
 	if t.IsFloat() {
 		return model.FloatValue(t, f), nil

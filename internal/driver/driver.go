@@ -22,11 +22,17 @@ type Point struct {
 // End returns the first unit after the point.
 func (p Point) End() uint32 { return p.Start + p.Count }
 
-// Codec converts between a tag's raw units and its value.
+// Codec converts between a tag's raw units and its value. A codec knows
+// the encoding (type, byte and word order, bit, length) but not where the
+// point lies, so that a driver can share one codec among all points with
+// the same encoding: with hundreds of thousands of tags, a codec per tag
+// would cost more memory than the tags' values. It must therefore be safe
+// for concurrent use and hold no per-point state.
 type Codec interface {
-	// Decode reads the value from block, whose first unit is unit number
-	// blockStart of the point's space. It must not retain block.
-	Decode(block []byte, blockStart uint32) (model.Value, error)
+	// Decode reads the value from block, in which the point's first unit
+	// is unit off (the engine passes Point.Start minus the first unit of
+	// the block it read). It must not retain block.
+	Decode(block []byte, off uint32) (model.Value, error)
 	// Encode returns the raw units that write v, for drivers that write.
 	Encode(v model.Value) ([]byte, error)
 }

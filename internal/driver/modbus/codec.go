@@ -4,19 +4,23 @@ import (
 	"math"
 	"math/bits"
 	"strings"
+	"sync"
 
 	"github.com/otlink/otlink/internal/errcode"
 	"github.com/otlink/otlink/internal/model"
 )
 
-// codec decodes and encodes one tag's units. Register values are taken
+// codec decodes and encodes a tag's units. Register values are taken
 // from the wire (big-endian per register), then the byte order swaps the
 // two bytes of each register and the word order says whether the first
 // register is the most (big) or least (little) significant.
+//
+// A codec holds no position: the engine passes the point's offset within
+// the block. It is immutable, and Resolve shares one per encoding (see
+// sharedCodec), so 300,000 tags cost a handful of codecs, not 300,000.
 type codec struct {
 	typ       model.Type
 	table     uint32
-	start     uint32
 	count     uint32 // units: bits or registers
 	bit       int    // bit of a register, -1 for none
 	swapBytes bool
@@ -63,12 +67,9 @@ func (c *codec) putWide(b []byte, n int, v uint64) {
 	}
 }
 
-// Decode implements driver.Codec.
-func (c *codec) Decode(block []byte, blockStart uint32) (model.Value, error) {
-	if c.start < blockStart {
-		return model.Value{}, errcode.New(errcode.ModbusMalformed, "block from %d does not hold unit %d", blockStart, c.start)
-	}
-	off := c.start - blockStart
+// Decode implements driver.Codec: the point's first unit is unit off of
+// block.
+func (c *codec) Decode(block []byte, off uint32) (model.Value, error) {
 	if isBitTable(c.table) {
 		if int(off/8) >= len(block) {
 			return model.Value{}, errcode.New(errcode.ModbusMalformed, "bit block of %d bytes does not hold bit %d", len(block), off)
@@ -77,7 +78,7 @@ func (c *codec) Decode(block []byte, blockStart uint32) (model.Value, error) {
 	}
 	end := 2 * (uint64(off) + uint64(c.count))
 	if end > uint64(len(block)) {
-		return model.Value{}, errcode.New(errcode.ModbusMalformed, "register block of %d bytes does not hold units %d..%d", len(block), c.start, c.start+c.count-1)
+		return model.Value{}, errcode.New(errcode.ModbusMalformed, "register block of %d bytes does not hold units %d..%d of it", len(block), off, uint64(off)+uint64(c.count)-1)
 	}
 	b := block[2*off : end]
 	switch c.typ {
@@ -118,6 +119,28 @@ func (c *codec) Decode(block []byte, blockStart uint32) (model.Value, error) {
 		return model.StringValue(strings.TrimRight(string(s), "\x00 ")), nil
 	}
 	return model.Value{}, errcode.New(errcode.ModbusTypeMismatch, "type %s has no modbus codec", c.typ)
+}
+
+// codecs holds the shared codecs by encoding. The set is small and
+// bounded (tables x types x orders x bits x string lengths), so it is
+// never pruned. A plain map, not a sync.Map, whose interface keys would
+// allocate on every lookup of a 300,000-tag resolve.
+var codecs = struct {
+	sync.Mutex
+	m map[codec]*codec
+}{m: map[codec]*codec{}}
+
+// sharedCodec returns the one codec for the encoding c describes.
+func sharedCodec(c codec) *codec {
+	codecs.Lock()
+	defer codecs.Unlock()
+	sc, ok := codecs.m[c]
+	if !ok {
+		sc = new(codec)
+		*sc = c
+		codecs.m[c] = sc
+	}
+	return sc
 }
 
 // Encode implements driver.Codec: coils give one packed bit, registers

@@ -52,7 +52,7 @@ func readPoint(t testing.TB, c *Conn, p driver.Point) model.Value {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := p.Codec.Decode(b, p.Start)
+	v, err := p.Codec.Decode(b, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,7 +44,7 @@ func (Driver) Resolve(dev driver.DeviceSpec, t driver.TagSpec) (driver.Point, er
 	if err != nil {
 		return driver.Point{}, err
 	}
-	c := &codec{typ: t.Type, table: a.table, start: a.index, bit: a.bit, swapBytes: swapBytes, swapWords: swapWords}
+	c := codec{typ: t.Type, table: a.table, bit: a.bit, swapBytes: swapBytes, swapWords: swapWords}
 	mismatch := func(why string) (driver.Point, error) {
 		return driver.Point{}, errcode.New(errcode.ModbusTypeMismatch, "tag type %s does not fit modbus address %q: %s", t.Type, t.Address, why)
 	}
@@ -74,10 +74,10 @@ func (Driver) Resolve(dev driver.DeviceSpec, t driver.TagSpec) (driver.Point, er
 			return mismatch("unknown type")
 		}
 	}
-	if c.start+c.count > 0x10000 {
+	if a.index+c.count > 0x10000 {
 		return mismatch("it runs past unit 65535")
 	}
-	return driver.Point{Space: Space(unit, a.table), Start: c.start, Count: c.count, Type: t.Type, Codec: c}, nil
+	return driver.Point{Space: Space(unit, a.table), Start: a.index, Count: c.count, Type: t.Type, Codec: sharedCodec(c)}, nil
 }
 
 func order(what, tag, dev string) (swap bool, err error) {

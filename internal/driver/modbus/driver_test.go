@@ -170,7 +170,7 @@ func TestCodecs(t *testing.T) {
 		// The tag sits at unit 10 of a block that starts at 8.
 		block := append([]byte{0xAA, 0xAA, 0xBB, 0xBB}, c.regs...)
 		block = append(block, 0xCC, 0xCC)
-		v, err := p.Codec.Decode(block, 8)
+		v, err := p.Codec.Decode(block, p.Start-8)
 		if err != nil || v != c.want {
 			t.Errorf("%s %s/%s: decoded %v (%v), want %v", c.typ, c.bo, c.wo, v, err, c.want)
 			continue
@@ -192,16 +192,16 @@ func TestCodecBitsAndErrors(t *testing.T) {
 		block []byte
 		want  bool
 	}{{[]byte{0x00, 0x02}, true}, {[]byte{0xFF, 0xFD}, false}} {
-		v, err := p.Codec.Decode(c.block, 10)
+		v, err := p.Codec.Decode(c.block, p.Start-10)
 		if err != nil || v.Bool() != c.want {
 			t.Errorf("coil from % X: %v %v", c.block, v, err)
 		}
 	}
-	if _, err := p.Codec.Decode([]byte{0xFF}, 10); errcode.Of(err) != errcode.ModbusMalformed {
+	if _, err := p.Codec.Decode([]byte{0xFF}, p.Start-10); errcode.Of(err) != errcode.ModbusMalformed {
 		t.Errorf("short bit block: %v", err)
 	}
-	if _, err := p.Codec.Decode([]byte{0xFF, 0xFF}, 20); err == nil {
-		t.Error("block after the point accepted")
+	if _, err := p.Codec.Decode([]byte{0xFF, 0xFF}, 16); errcode.Of(err) != errcode.ModbusMalformed {
+		t.Errorf("offset past the block: %v", err)
 	}
 	b, _ := Driver{}.Resolve(driver.DeviceSpec{}, driver.TagSpec{Address: "hr:0.9", Type: model.Bool})
 	if v, _ := b.Codec.Decode([]byte{0x02, 0x00}, 0); !v.Bool() {
@@ -268,5 +268,41 @@ func TestOpenEndpoints(t *testing.T) {
 	// 11 bits per character (start, 8 data, even parity, stop) at 9600 baud: 3.5 chars = 4.01 ms.
 	if d := s.silence(); d < 4000000 || d > 4020000 {
 		t.Errorf("silence at 9600 8E1: %v", d)
+	}
+}
+
+// Codecs hold no position, so Resolve shares one per encoding: the engine
+// keeps 300,000 points without 300,000 codecs.
+func TestCodecsAreShared(t *testing.T) {
+	res := func(addr string, typ model.Type, bo string) driver.Point {
+		t.Helper()
+		p, err := Driver{}.Resolve(driver.DeviceSpec{Unit: 1}, driver.TagSpec{Address: addr, Type: typ, ByteOrder: bo})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	a, b := res("hr:10", model.Uint32, ""), res("u7/hr:500", model.Uint32, "big")
+	if a.Codec != b.Codec {
+		t.Error("two uint32 registers with the same orders got different codecs")
+	}
+	for _, other := range []driver.Point{res("hr:10", model.Int32, ""), res("hr:10", model.Uint32, "little"), res("ir:10", model.Uint32, "")} {
+		if other.Codec == a.Codec {
+			t.Errorf("%v at %d shares the codec of a different encoding", other.Type, other.Start)
+		}
+	}
+	// One shared codec decodes each point at its own offset.
+	block := []byte{0, 0, 0, 1, 0, 0, 0, 2}
+	for _, c := range []struct {
+		off  uint32
+		want uint64
+	}{{0, 1}, {1, 1 << 16}, {2, 2}} {
+		v, err := a.Codec.Decode(block, c.off)
+		if err != nil || v != model.UintValue(model.Uint32, c.want) {
+			t.Errorf("offset %d: %v (%v), want %d", c.off, v, err, c.want)
+		}
+	}
+	if _, err := a.Codec.Decode(block, 3); errcode.Of(err) != errcode.ModbusMalformed {
+		t.Errorf("uint32 at register 3 of a 4-register block: %v", err)
 	}
 }

@@ -112,7 +112,7 @@ func TestLibmodbusInterop(t *testing.T) {
 	}
 	for _, tc := range cases {
 		p := res(tc.addr, tc.typ, tc.length, tc.bo, tc.wo)
-		v, err := p.Codec.Decode(block, 0)
+		v, err := p.Codec.Decode(block, p.Start)
 		if err != nil || v != tc.want {
 			t.Errorf("%s %s word order %q: %v (%v), want %v", tc.addr, tc.typ, tc.wo, v, err, tc.want)
 		}
@@ -120,7 +120,7 @@ func TestLibmodbusInterop(t *testing.T) {
 	bits := []uint{0, 1, 6, 7, 8, 10, 13, 15}
 	for b := range uint(16) {
 		p := res("hr:38."+strconv.Itoa(int(b)), model.Bool, 0, "", "")
-		v, _ := p.Codec.Decode(block, 0)
+		v, _ := p.Codec.Decode(block, p.Start)
 		want := false
 		for _, x := range bits {
 			want = want || x == b
@@ -150,7 +150,7 @@ func TestLibmodbusInterop(t *testing.T) {
 		}
 		for i := 0; i < 100; i++ {
 			p := res(map[uint32]string{tableCoil: "coil:", tableDI: "di:"}[tb.table]+strconv.Itoa(i), model.Bool, 0, "", "")
-			v, _ := p.Codec.Decode(b, 0)
+			v, _ := p.Codec.Decode(b, p.Start)
 			if v.Bool() != (i%tb.mod == 0) {
 				t.Fatalf("%s %d = %v", tableNames[tb.table], i, v)
 			}
