@@ -633,27 +633,31 @@ func (d *device) dial(ctx context.Context, ep string) (driver.Conn, error) {
 	return c, nil
 }
 
-// identify asks the device who it is, once per connection, best effort,
-// through the gate like any other request. A driver's Identify may send
-// several requests back to back (Modbus FC 43/14 basic, then regular
-// objects), which the gate cannot space, so a device with a min gap is not
-// asked.
+// identify asks the device who it is, once per connection, best effort.
+// A driver's Identify may send several requests (Modbus FC 43/14 basic,
+// then regular objects); each passes the gate through the pacer in ctx.
 func (d *device) identify(ctx context.Context, c driver.Conn) {
 	id, ok := c.(driver.Identifier)
-	if !ok || d.p.cfg.Budget.MinGap > 0 {
+	if !ok {
 		return
 	}
-	if err := d.gate.acquire(ctx); err != nil {
-		return
-	}
-	ictx, cancel := context.WithTimeout(ctx, d.p.cfg.Timeout.D())
+	ictx, cancel := context.WithTimeout(ctx, 4*d.p.cfg.Timeout.D())
+	defer cancel()
+	ictx = driver.WithPacer(ictx, d.pace)
 	ident, err := id.Identify(ictx)
-	cancel()
-	d.gate.release()
-	d.stats.requests.Add(1)
 	if err == nil {
 		d.stats.identity.Store(&ident)
 	}
+}
+
+// pace admits one request through the device's gate: the driver.Pacer of
+// calls that send several requests.
+func (d *device) pace(ctx context.Context) (func(), error) {
+	if err := d.gate.acquire(ctx); err != nil {
+		return nil, err
+	}
+	d.stats.requests.Add(1)
+	return d.gate.release, nil
 }
 
 // backoff returns the wait before attempt n (1-based): base doubling up

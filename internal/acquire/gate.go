@@ -72,4 +72,16 @@ func (g *gate) acquire(ctx context.Context) error {
 	return nil
 }
 
-func (g *gate) release() { <-g.slots }
+// release ends a request. With one request in flight at most, the gap is
+// also counted from the reply: the device received the request before it
+// replied, so the next request cannot reach it sooner than the gap after
+// the previous one arrived, whatever delays the network or the scheduler
+// add on the way. (With several in flight, starts are spaced, and the
+// device can see a gap shortened by such delays.)
+func (g *gate) release() {
+	if g.minGap > 0 && cap(g.slots) == 1 {
+		// Holding the only slot, nobody else can hold start: next is ours.
+		g.next = time.Now().Add(g.minGap)
+	}
+	<-g.slots
+}

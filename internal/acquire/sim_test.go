@@ -76,6 +76,10 @@ func TestSimBudget(t *testing.T) {
 		}
 	}
 	h := e.Health()[0]
+	// Identity reads (two FC 43/14 requests) pass the same budget.
+	if h.Identity == nil || h.Identity.Vendor != "otlink-sim" {
+		t.Errorf("identity not read under the budget: %+v", h.Identity)
+	}
 	t.Logf("device stats: %d requests, max in flight %d, min gap %v; engine overruns %d", st.Requests, st.MaxInFlight, st.MinGap, h.Overruns)
 }
 

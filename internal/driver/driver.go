@@ -153,3 +153,28 @@ func Names() []string {
 	sort.Strings(out)
 	return out
 }
+
+// Pacer admits one request to a device under its budget and returns the
+// function that ends it. The engine puts one in the context of calls that
+// may send several requests (Identify, a read-modify-write), and drivers
+// call Pace before each request they send, so that every request on the
+// wire passes the device's budget.
+type Pacer func(ctx context.Context) (done func(), err error)
+
+type pacerKey struct{}
+
+// WithPacer returns a context whose requests are paced by p.
+func WithPacer(ctx context.Context, p Pacer) context.Context {
+	return context.WithValue(ctx, pacerKey{}, p)
+}
+
+// Pace admits one request under the pacer of ctx; without one it admits at
+// once. The caller must call done when the request has completed.
+func Pace(ctx context.Context) (done func(), err error) {
+	if p, ok := ctx.Value(pacerKey{}).(Pacer); ok {
+		return p(ctx)
+	}
+	return noop, nil
+}
+
+func noop() {}

@@ -200,7 +200,8 @@ func (c *Conn) WriteRegisters(ctx context.Context, unit uint8, start uint16, reg
 }
 
 // Identify implements driver.Identifier with FC 43/14: the basic objects,
-// then the regular ones. A device that does not implement the function
+// then the regular ones. Each request passes driver.Pace, so the device's
+// budget spaces them. A device that does not implement the function
 // (or the objects) has no identity, which is not an error.
 func (c *Conn) Identify(ctx context.Context) (driver.Identity, error) {
 	objs := map[uint8]string{}
@@ -259,7 +260,13 @@ func (c *Conn) readDeviceID(ctx context.Context, level, first uint8, objs map[ui
 	for range 16 {
 		ex.req = mb.AppendReadDeviceIDRequest(ex.req[:0], level, next)
 		ex.q = mb.Request{Function: mb.FuncEncapsulatedInterface, MEIType: mb.MEIReadDeviceID, DeviceIDCode: level, ObjectID: next}
-		if err := c.do(ctx, ex, op{verb: "identify", unit: c.unit, level: level, obj: next}); err != nil {
+		done, err := driver.Pace(ctx)
+		if err != nil {
+			return err
+		}
+		err = c.do(ctx, ex, op{verb: "identify", unit: c.unit, level: level, obj: next})
+		done()
+		if err != nil {
 			return err
 		}
 		for id, v := range ex.r.Objects() {
