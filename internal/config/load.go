@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/otlink/otlink/internal/errcode"
@@ -61,13 +62,12 @@ func Parse(name string, data []byte) (*Config, error) {
 	}
 	var c Config
 	if body != nil {
-		d.collectAnchors(body, 0)
-		d.decode(body, reflect.ValueOf(&c).Elem(), "$")
+		d.decode(body, reflect.ValueOf(&c).Elem(), nil)
 	}
 	c.File = name
-	present := func(path string) bool { _, ok := d.keys[path]; return ok }
+	present := func(path string) bool { return d.given[path] }
 	applyDefaults(&c, present)
-	v := &validator{file: name, vals: d.vals, keys: d.keys, bad: d.bad, present: present}
+	v := &validator{file: name, find: d.find, bad: d.bad, present: present}
 	v.probs = d.probs
 	v.check(&c)
 	if len(v.probs) > 0 {
@@ -82,8 +82,8 @@ func Parse(name string, data []byte) (*Config, error) {
 // returns Errors listing every problem, or nil. Problems carry YAML paths
 // instead of line numbers. Call Defaults first if c may lack defaults.
 func Validate(c *Config) error {
-	v := &validator{file: c.File, vals: map[string]pos{}, keys: map[string]pos{}, bad: map[string]bool{},
-		present: func(string) bool { return false }}
+	v := &validator{file: c.File, bad: map[string]bool{}, present: func(string) bool { return false },
+		find: func(string) (pos, pos, bool) { return pos{}, pos{}, false }}
 	v.check(c)
 	if len(v.probs) > 0 {
 		return v.probs
@@ -168,11 +168,19 @@ func walkMachines(c *Config, fn func(m *Machine, path string, segs []string)) {
 	}
 }
 
+// fillPaths sets every Tag.Path: the machine's prefix is built once, and
+// each tag costs one allocation, or none when its Path is already right
+// (Defaults run again on a loaded config).
 func fillPaths(c *Config) {
 	walkMachines(c, func(m *Machine, _ string, segs []string) {
+		// A path with one more segment, empty, ends in the separator.
+		prefix := model.JoinPath(append(append([]string{c.Plant.Enterprise}, segs...), "")...)
 		for j := range m.Tags {
-			parts := append([]string{c.Plant.Enterprise}, segs...)
-			m.Tags[j].Path = model.JoinPath(append(parts, m.Tags[j].Name)...)
+			t := &m.Tags[j]
+			if len(t.Path) == len(prefix)+len(t.Name) && strings.HasPrefix(t.Path, prefix) && strings.HasSuffix(t.Path, t.Name) {
+				continue
+			}
+			t.Path = prefix + t.Name
 		}
 	})
 }

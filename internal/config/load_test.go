@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -154,5 +155,82 @@ func TestLoadReadsFile(t *testing.T) {
 	c, err := Load(p)
 	if err != nil || c.Plant.Enterprise != "acme" || c.HTTP.Listen != DefaultHTTPListen {
 		t.Fatalf("%+v %v", c, err)
+	}
+}
+
+// sharedTags uses one anchored tag list for two machines: the decoder lets
+// go of list items once decoded, and must not for an anchored list.
+const sharedTags = `version: 1
+plant:
+  enterprise: acme
+  sites:
+    - name: s
+      areas:
+        - name: a
+          lines:
+            - name: l
+              machines:
+                - name: m1
+                  device: plc1
+                  tags: &std
+                    - name: speed
+                      address: hr:1
+                      type: uint16
+                    - name: temp
+                      address: hr:2
+                      type: TEMPTYPE
+                - name: m2
+                  device: plc2
+                  tags: *std
+devices:
+  - &base
+    name: plc1
+    driver: testbus
+    endpoint: tcp://127.0.0.1:502
+    unit: 0
+  - <<: *base
+    name: plc2
+    endpoint: tcp://127.0.0.1:503
+`
+
+func TestAliasedListDecodedTwice(t *testing.T) {
+	c, err := Parse("shared.yaml", []byte(strings.Replace(sharedTags, "TEMPTYPE", "int16", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := c.Plant.Sites[0].Areas[0].Lines[0].Machines
+	for _, m := range ms {
+		if len(m.Tags) != 2 || m.Tags[1].Name != "temp" || m.Tags[1].Address != "hr:2" {
+			t.Fatalf("machine %s tags %+v", m.Name, m.Tags)
+		}
+	}
+	if got := ms[1].Tags[1].Path; got != "acme/s/a/l/m2/temp" {
+		t.Errorf("path %q", got)
+	}
+	// unit 0 is written once, under the anchor, and merged into plc2.
+	if c.Devices[0].Unit != 0 || c.Devices[1].Unit != 0 {
+		t.Errorf("explicit unit 0 became %d and %d", c.Devices[0].Unit, c.Devices[1].Unit)
+	}
+}
+
+// TestPlaceAfterDecoding checks problems found after decoding, when the
+// node tree is gone and must be parsed again, get their line and column,
+// through an alias too.
+func TestPlaceAfterDecoding(t *testing.T) {
+	_, err := Parse("shared.yaml", []byte(strings.Replace(sharedTags, "TEMPTYPE", "float", 1)))
+	var errs Errors
+	if !errors.As(err, &errs) {
+		t.Fatalf("want Errors, got %v", err)
+	}
+	var got []string
+	for _, p := range errs {
+		got = append(got, fmt.Sprintf("%s %d:%d %s", p.Code, p.Line, p.Col, p.Path))
+	}
+	want := []string{
+		errcode.ConfigUnknownType.String() + " 19:29 $.plant.sites[0].areas[0].lines[0].machines[0].tags[1].type",
+		errcode.ConfigUnknownType.String() + " 19:29 $.plant.sites[0].areas[0].lines[0].machines[1].tags[1].type",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

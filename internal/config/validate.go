@@ -1,10 +1,12 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"net"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,8 +28,7 @@ type EndpointChecker interface {
 // decoder remembered.
 type validator struct {
 	file    string
-	vals    map[string]pos
-	keys    map[string]pos
+	find    func(path string) (key, val pos, ok bool) // places in the file
 	bad     map[string]bool
 	present func(path string) bool
 	probs   Errors
@@ -43,20 +44,71 @@ type devInfo struct {
 	spec   driver.DeviceSpec
 	ok     bool // device settings valid enough to resolve addresses
 	points []placed
+	ntags  int // tags that name this device, an upper bound of len(points)
 }
 
-// placed is a resolved tag, for overlap checks.
+// placed is a resolved tag, for overlap checks. It holds no strings: the
+// tag's label, address and YAML path are built only for a reported
+// overlap, so 300k resolved tags cost 32 bytes each.
 type placed struct {
-	pt   driver.Point
-	tag  string // hierarchy path, for messages
-	addr string // address as written, normalised
-	path string // YAML path of the address
+	space, start, count uint32
+	ti                  int32 // index of the tag in mc.m.Tags
+	typ                 model.Type
+	mc                  *machCtx
 }
+
+func (p *placed) end() uint32 { return p.start + p.count }
+func (p *placed) tag() *Tag   { return &p.mc.m.Tags[p.ti] }
+
+// label is the tag's hierarchy path, for messages.
+func (p *placed) label() string {
+	return model.JoinPath(append(append([]string(nil), p.mc.segs...), p.mc.m.Name, p.tag().Name)...)
+}
+
+// addr is the address as written, normalised.
+func (p *placed) addr() string { return strings.ToLower(strings.TrimSpace(p.tag().Address)) }
+
+// path is the YAML path of the tag's address.
+func (p *placed) path() string { return loc{p.mc.path, "tags", int(p.ti)}.at("address") }
+
+// machCtx is what the tags of one machine share: built once per machine.
+type machCtx struct {
+	m    *Machine
+	path string   // YAML path of the machine
+	segs []string // enterprise, site, area, line[, cell]
+}
+
+// loc is the YAML path of a list item, built only when a problem needs
+// it: building the path of every field of every tag up front allocated
+// hundreds of MB at 300k tags.
+type loc struct {
+	parent string // YAML path of the list's parent, or of the item itself when list is ""
+	list   string // key of the list, e.g. "tags"
+	i      int
+}
+
+// path is the item's YAML path, e.g. $.plant...machines[3].tags[12].
+func (l loc) path() string {
+	if l.list == "" {
+		return l.parent
+	}
+	b := make([]byte, 0, len(l.parent)+len(l.list)+16)
+	b = append(b, l.parent...)
+	b = append(b, '.')
+	b = append(b, l.list...)
+	b = append(b, '[')
+	b = strconv.AppendInt(b, int64(l.i), 10)
+	b = append(b, ']')
+	return string(b)
+}
+
+// at is the YAML path of key under the item.
+func (l loc) at(key string) string { return l.path() + "." + key }
 
 // at returns the position of path's value, or of its nearest ancestor.
 func (v *validator) at(path string) pos {
 	for p := path; p != ""; {
-		if x, ok := v.vals[p]; ok {
+		if _, x, ok := v.find(p); ok {
 			return x
 		}
 		i := strings.LastIndexAny(p, ".[")
@@ -98,7 +150,7 @@ func (v *validator) addKey(code errcode.Code, path, hint, format string, args ..
 	if v.reported(path) {
 		return
 	}
-	p, ok := v.keys[path]
+	p, _, ok := v.find(path)
 	if !ok {
 		p = v.at(path)
 	}
@@ -111,34 +163,43 @@ func (v *validator) lineOf(path string) int { return v.at(path).line }
 // names checks the name of one item among its siblings.
 type names struct {
 	kind string
-	seen map[string]string // name -> YAML path of the first item with it
+	seen map[string]loc // name -> the first item with it
 }
 
-func newNames(kind string) *names { return &names{kind: kind, seen: map[string]string{}} }
+func newNames(kind string) *names { return &names{kind: kind, seen: map[string]loc{}} }
 
-func (v *validator) name(ns *names, itemPath, name string) {
-	np := itemPath + ".name"
+// reset empties ns for the next group of siblings, keeping its memory:
+// one map serves the tags of every machine in turn.
+func (ns *names) reset(n int) *names {
+	if ns.seen == nil {
+		ns.seen = make(map[string]loc, n)
+	}
+	clear(ns.seen)
+	return ns
+}
+
+func (v *validator) name(ns *names, item loc, name string) {
 	switch {
-	case name == "" && !v.present(np):
-		v.add(errcode.ConfigMissing, itemPath, "", "%s has no name", ns.kind)
+	case name == "" && !v.present(item.at("name")):
+		v.add(errcode.ConfigMissing, item.path(), "", "%s has no name", ns.kind)
 		return
 	case !validName(name):
 		hint := "use letters, digits, '_' and '-'"
 		if s := sanitizeName(name); validName(s) {
 			hint = fmt.Sprintf("for example %q", s)
 		}
-		v.add(errcode.ConfigInvalidName, np, hint, "%s name %q is not a valid path segment", ns.kind, name)
+		v.add(errcode.ConfigInvalidName, item.at("name"), hint, "%s name %q is not a valid path segment", ns.kind, name)
 		return
 	}
 	if first, dup := ns.seen[name]; dup {
 		where := ""
-		if l := v.lineOf(first); l > 0 {
+		if l := v.lineOf(first.at("name")); l > 0 {
 			where = fmt.Sprintf(" (first at line %d)", l)
 		}
-		v.add(errcode.ConfigDuplicateName, np, "", "%s %q is defined twice%s", ns.kind, name, where)
+		v.add(errcode.ConfigDuplicateName, item.at("name"), "", "%s %q is defined twice%s", ns.kind, name, where)
 		return
 	}
-	ns.seen[name] = np
+	ns.seen[name] = item
 }
 
 func (v *validator) check(c *Config) {
@@ -159,7 +220,7 @@ func (v *validator) checkDevices(c *Config) {
 	for i := range c.Devices {
 		d := &c.Devices[i]
 		p := fmt.Sprintf("$.devices[%d]", i)
-		v.name(ns, p, d.Name)
+		v.name(ns, loc{parent: p}, d.Name)
 		info := &devInfo{dev: d, path: p, ok: true}
 		if d.Name != "" {
 			if _, dup := v.devices[d.Name]; !dup {
@@ -194,7 +255,7 @@ func (v *validator) checkDevices(c *Config) {
 		if d.Timeout <= 0 {
 			v.add(errcode.ConfigBadInterval, p+".timeout", "", "device %q: timeout %s must be positive", d.Name, d.Timeout)
 		}
-		if !v.order(p+".byte_order", "byte_order", d.ByteOrder) || !v.order(p+".word_order", "word_order", d.WordOrder) {
+		if !v.order(loc{parent: p}, "byte_order", d.ByteOrder) || !v.order(loc{parent: p}, "word_order", d.WordOrder) {
 			info.ok = false
 		}
 		b := d.Budget
@@ -210,7 +271,7 @@ func (v *validator) checkDevices(c *Config) {
 		pn := newNames("poll class")
 		for j, pc := range d.Poll {
 			pp := fmt.Sprintf("%s.poll[%d]", p, j)
-			v.name(pn, pp, pc.Name)
+			v.name(pn, loc{parent: pp}, pc.Name)
 			switch {
 			case pc.Interval <= 0:
 				if !v.present(pp+".interval") && !v.bad[pp+".interval"] {
@@ -239,8 +300,8 @@ func (v *validator) checkDevices(c *Config) {
 	}
 }
 
-// order checks a byte or word order value.
-func (v *validator) order(path, key, s string) bool {
+// order checks the byte or word order value s of item's key.
+func (v *validator) order(item loc, key, s string) bool {
 	switch s {
 	case "", "big", "little":
 		return true
@@ -256,7 +317,7 @@ func (v *validator) order(path, key, s string) bool {
 	case "DCBA":
 		hint = "DCBA is byte_order little, word_order little"
 	}
-	v.add(errcode.ConfigUnknownOrder, path, hint, "%s %q is not \"big\" or \"little\"", key, s)
+	v.add(errcode.ConfigUnknownOrder, item.at(key), hint, "%s %q is not \"big\" or \"little\"", key, s)
 	return false
 }
 
@@ -267,55 +328,72 @@ func (v *validator) checkPlant(c *Config) {
 	} else if !validName(pl.Enterprise) {
 		v.add(errcode.ConfigInvalidName, "$.plant.enterprise", fmt.Sprintf("for example %q", sanitizeName(pl.Enterprise)), "enterprise name %q is not a valid path segment", pl.Enterprise)
 	}
+	v.countTags(c)
+	var tags names // one map for the tags of every machine in turn
+	tags.kind = "tag"
 	sites := newNames("site")
 	for si, s := range pl.Sites {
 		sp := fmt.Sprintf("$.plant.sites[%d]", si)
-		v.name(sites, sp, s.Name)
+		v.name(sites, loc{"$.plant", "sites", si}, s.Name)
 		areas := newNames("area")
 		for ai, a := range s.Areas {
 			ap := fmt.Sprintf("%s.areas[%d]", sp, ai)
-			v.name(areas, ap, a.Name)
+			v.name(areas, loc{sp, "areas", ai}, a.Name)
 			lines := newNames("line")
 			for li, l := range a.Lines {
 				lp := fmt.Sprintf("%s.lines[%d]", ap, li)
-				v.name(lines, lp, l.Name)
+				v.name(lines, loc{ap, "lines", li}, l.Name)
 				// Cells and machines of a line share the path level below it.
 				kids := newNames("cell or machine")
 				for ci, cl := range l.Cells {
 					cp := fmt.Sprintf("%s.cells[%d]", lp, ci)
-					v.name(kids, cp, cl.Name)
+					v.name(kids, loc{lp, "cells", ci}, cl.Name)
 					ms := newNames("machine")
 					for mi := range cl.Machines {
-						mp := fmt.Sprintf("%s.machines[%d]", cp, mi)
-						v.name(ms, mp, cl.Machines[mi].Name)
-						v.checkMachine(c, &cl.Machines[mi], mp, []string{pl.Enterprise, s.Name, a.Name, l.Name, cl.Name})
+						v.name(ms, loc{cp, "machines", mi}, cl.Machines[mi].Name)
+						mc := &machCtx{m: &cl.Machines[mi], path: loc{cp, "machines", mi}.path(), segs: []string{pl.Enterprise, s.Name, a.Name, l.Name, cl.Name}}
+						v.checkMachine(mc, &tags)
 					}
 				}
 				for mi := range l.Machines {
-					mp := fmt.Sprintf("%s.machines[%d]", lp, mi)
-					v.name(kids, mp, l.Machines[mi].Name)
-					v.checkMachine(c, &l.Machines[mi], mp, []string{pl.Enterprise, s.Name, a.Name, l.Name})
+					v.name(kids, loc{lp, "machines", mi}, l.Machines[mi].Name)
+					mc := &machCtx{m: &l.Machines[mi], path: loc{lp, "machines", mi}.path(), segs: []string{pl.Enterprise, s.Name, a.Name, l.Name}}
+					v.checkMachine(mc, &tags)
 				}
 			}
 		}
 	}
 }
 
-func (v *validator) checkMachine(c *Config, m *Machine, mp string, segs []string) {
+// countTags counts the tags each device may place, so that its points are
+// allocated once at their final size.
+func (v *validator) countTags(c *Config) {
+	walkMachines(c, func(m *Machine, _ string, _ []string) {
+		for ti := range m.Tags {
+			dn := m.Tags[ti].Device
+			if dn == "" {
+				dn = m.Device
+			}
+			if info, ok := v.devices[dn]; ok {
+				info.ntags++
+			}
+		}
+	})
+}
+
+func (v *validator) checkMachine(mc *machCtx, tags *names) {
+	m := mc.m
 	var mdev *devInfo
 	if m.Device != "" {
 		var ok bool
 		if mdev, ok = v.devices[m.Device]; !ok {
-			v.add(errcode.ConfigUnknownDevice, mp+".device", choiceHint(m.Device, v.deviceNames(), "devices"), "machine %q: unknown device %q", m.Name, m.Device)
+			v.add(errcode.ConfigUnknownDevice, mc.path+".device", choiceHint(m.Device, v.deviceNames(), "devices"), "machine %q: unknown device %q", m.Name, m.Device)
 		}
 	}
-	ns := newNames("tag")
+	ns := tags.reset(len(m.Tags))
 	for ti := range m.Tags {
-		t := &m.Tags[ti]
-		tp := fmt.Sprintf("%s.tags[%d]", mp, ti)
-		v.name(ns, tp, t.Name)
-		label := model.JoinPath(append(append([]string(nil), segs...), m.Name, t.Name)...)
-		v.checkTag(t, tp, label, m, mdev)
+		v.name(ns, loc{mc.path, "tags", ti}, m.Tags[ti].Name)
+		v.checkTag(mc, ti, mdev)
 	}
 }
 
@@ -328,88 +406,97 @@ func (v *validator) deviceNames() []string {
 	return out
 }
 
-func (v *validator) checkTag(t *Tag, tp, label string, m *Machine, mdev *devInfo) {
+// hasPoll tells whether d has a poll class named name.
+func hasPoll(d *Device, name string) bool {
+	for _, pc := range d.Poll {
+		if pc.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (v *validator) checkTag(mc *machCtx, ti int, mdev *devInfo) {
+	m := mc.m
+	t := &m.Tags[ti]
+	tl := loc{mc.path, "tags", ti}
 	resolvable := true
 	dev := mdev
 	switch {
 	case t.Device != "":
 		var ok bool
 		if dev, ok = v.devices[t.Device]; !ok {
-			v.add(errcode.ConfigUnknownDevice, tp+".device", choiceHint(t.Device, v.deviceNames(), "devices"), "tag %q: unknown device %q", t.Name, t.Device)
+			v.add(errcode.ConfigUnknownDevice, tl.at("device"), choiceHint(t.Device, v.deviceNames(), "devices"), "tag %q: unknown device %q", t.Name, t.Device)
 			resolvable = false
 		}
 	case m.Device == "":
-		v.add(errcode.ConfigNoDevice, tp, "set device on the machine or on the tag", "tag %q has no device", t.Name)
+		v.add(errcode.ConfigNoDevice, tl.path(), "set device on the machine or on the tag", "tag %q has no device", t.Name)
 		resolvable = false
 	case mdev == nil:
 		resolvable = false // unknown machine device, reported once on the machine
 	}
 	if t.Address == "" {
-		v.add(errcode.ConfigMissing, tp, "", "tag %q has no address", t.Name)
+		v.add(errcode.ConfigMissing, tl.path(), "", "tag %q has no address", t.Name)
 		resolvable = false
 	}
 	typ := model.TypeInvalid
 	if t.Type == "" {
-		v.add(errcode.ConfigMissing, tp, "", "tag %q has no type", t.Name)
+		v.add(errcode.ConfigMissing, tl.path(), "", "tag %q has no type", t.Name)
 		resolvable = false
 	} else if typ2, ok := model.ParseType(t.Type); ok {
 		typ = typ2
 	} else {
-		v.add(errcode.ConfigUnknownType, tp+".type", typeHint(t.Type), "tag %q: unknown data type %q", t.Name, t.Type)
+		v.add(errcode.ConfigUnknownType, tl.at("type"), typeHint(t.Type), "tag %q: unknown data type %q", t.Name, t.Type)
 		resolvable = false
 	}
 	switch {
 	case t.Length < 0:
-		v.add(errcode.ConfigStringLength, tp+".length", "", "tag %q: length %d must not be negative", t.Name, t.Length)
+		v.add(errcode.ConfigStringLength, tl.at("length"), "", "tag %q: length %d must not be negative", t.Name, t.Length)
 		resolvable = false
 	case typ == model.String && t.Length == 0:
-		v.add(errcode.ConfigStringLength, tp+".type", "add 'length: <characters>'", "string tag %q has no length", t.Name)
+		v.add(errcode.ConfigStringLength, tl.at("type"), "add 'length: <characters>'", "string tag %q has no length", t.Name)
 		resolvable = false
 	}
-	if !v.order(tp+".byte_order", "byte_order", t.ByteOrder) || !v.order(tp+".word_order", "word_order", t.WordOrder) {
+	if !v.order(tl, "byte_order", t.ByteOrder) || !v.order(tl, "word_order", t.WordOrder) {
 		resolvable = false
 	}
-	if t.Poll != "" && dev != nil {
-		found := false
+	if t.Poll != "" && dev != nil && !hasPoll(dev.dev, t.Poll) {
 		var classes []string
 		for _, pc := range dev.dev.Poll {
 			classes = append(classes, pc.Name)
-			found = found || pc.Name == t.Poll
 		}
-		if !found {
-			v.add(errcode.ConfigUnknownPoll, tp+".poll", choiceHint(t.Poll, classes, "classes of "+dev.dev.Name), "tag %q: device %q has no poll class %q", t.Name, dev.dev.Name, t.Poll)
-		}
+		v.add(errcode.ConfigUnknownPoll, tl.at("poll"), choiceHint(t.Poll, classes, "classes of "+dev.dev.Name), "tag %q: device %q has no poll class %q", t.Name, dev.dev.Name, t.Poll)
 	}
 	numeric := typ.IsNumeric()
 	if s := t.Scale; s != nil {
 		switch {
 		case typ != model.TypeInvalid && !numeric:
-			v.add(errcode.ConfigBadScale, tp+".scale", "remove scale", "tag %q: scale applies to numeric tags, not %s", t.Name, typ)
+			v.add(errcode.ConfigBadScale, tl.at("scale"), "remove scale", "tag %q: scale applies to numeric tags, not %s", t.Name, typ)
 		case s.Gain == 0 || math.IsNaN(s.Gain) || math.IsInf(s.Gain, 0):
-			v.add(errcode.ConfigBadScale, tp+".scale.gain", "omit gain for 1", "tag %q: scale gain %v turns every reading into the offset", t.Name, s.Gain)
+			v.add(errcode.ConfigBadScale, tl.at("scale.gain"), "omit gain for 1", "tag %q: scale gain %v turns every reading into the offset", t.Name, s.Gain)
 		}
 	}
 	if r := t.Range; r != nil && !(r.Min < r.Max) {
-		v.add(errcode.ConfigBadRange, tp+".range", "", "tag %q: range min %v must be below max %v", t.Name, r.Min, r.Max)
+		v.add(errcode.ConfigBadRange, tl.at("range"), "", "tag %q: range min %v must be below max %v", t.Name, r.Min, r.Max)
 	}
 	switch {
 	case t.Deadband < 0 || math.IsNaN(t.Deadband):
-		v.add(errcode.ConfigBadDeadband, tp+".deadband", "", "tag %q: deadband %v must not be negative", t.Name, t.Deadband)
+		v.add(errcode.ConfigBadDeadband, tl.at("deadband"), "", "tag %q: deadband %v must not be negative", t.Name, t.Deadband)
 	case t.Deadband > 0 && typ != model.TypeInvalid && !numeric:
-		v.add(errcode.ConfigBadDeadband, tp+".deadband", "remove deadband", "tag %q: deadband applies to numeric tags, not %s", t.Name, typ)
+		v.add(errcode.ConfigBadDeadband, tl.at("deadband"), "remove deadband", "tag %q: deadband applies to numeric tags, not %s", t.Name, typ)
 	}
 	if t.Writable && numeric && t.Limits == nil {
-		v.addKey(errcode.ConfigWritableNoLimit, tp+".writable", "add limits: {min: ..., max: ...}", "writable tag %q has no limits", t.Name)
+		v.addKey(errcode.ConfigWritableNoLimit, tl.at("writable"), "add limits: {min: ..., max: ...}", "writable tag %q has no limits", t.Name)
 	}
 	if l := t.Limits; l != nil {
 		if l.Min > l.Max {
-			v.add(errcode.ConfigBadLimits, tp+".limits", "", "tag %q: limits min %v is above max %v", t.Name, l.Min, l.Max)
+			v.add(errcode.ConfigBadLimits, tl.at("limits"), "", "tag %q: limits min %v is above max %v", t.Name, l.Min, l.Max)
 		}
 		if l.MaxStep < 0 {
-			v.add(errcode.ConfigBadLimits, tp+".limits.max_step", "", "tag %q: limits max_step %v must not be negative", t.Name, l.MaxStep)
+			v.add(errcode.ConfigBadLimits, tl.at("limits.max_step"), "", "tag %q: limits max_step %v must not be negative", t.Name, l.MaxStep)
 		}
 		if l.MinInterval < 0 {
-			v.add(errcode.ConfigBadInterval, tp+".limits.min_interval", "", "tag %q: limits min_interval %s must not be negative", t.Name, l.MinInterval)
+			v.add(errcode.ConfigBadInterval, tl.at("limits.min_interval"), "", "tag %q: limits min_interval %s must not be negative", t.Name, l.MinInterval)
 		}
 	}
 	if !resolvable || dev == nil || !dev.ok || dev.drv == nil {
@@ -418,10 +505,13 @@ func (v *validator) checkTag(t *Tag, tp, label string, m *Machine, mdev *devInfo
 	spec := driver.TagSpec{Name: t.Name, Address: t.Address, Type: typ, Length: t.Length, ByteOrder: t.ByteOrder, WordOrder: t.WordOrder}
 	pt, err := resolve(dev.drv, dev.spec, spec)
 	if err != nil {
-		v.add(errcode.ConfigBadAddress, tp+".address", "", "tag %q: address %q: %v", t.Name, t.Address, err)
+		v.add(errcode.ConfigBadAddress, tl.at("address"), "", "tag %q: address %q: %v", t.Name, t.Address, err)
 		return
 	}
-	dev.points = append(dev.points, placed{pt: pt, tag: label, addr: strings.ToLower(strings.TrimSpace(t.Address)), path: tp + ".address"})
+	if dev.points == nil {
+		dev.points = make([]placed, 0, dev.ntags)
+	}
+	dev.points = append(dev.points, placed{space: pt.Space, start: pt.Start, count: pt.Count, typ: pt.Type, ti: int32(ti), mc: mc})
 }
 
 // resolve calls the driver and turns a panic into an error: the config
@@ -439,21 +529,22 @@ func resolve(d driver.Driver, dev driver.DeviceSpec, t driver.TagSpec) (p driver
 // different meanings. Bits may overlap the register that holds them; the
 // same address with the same type twice is a duplicate.
 func (v *validator) checkOverlaps() {
+	var active []*placed
 	for _, name := range v.deviceNames() {
 		info := v.devices[name]
 		pts := info.points
-		sort.SliceStable(pts, func(i, j int) bool {
-			a, b := pts[i].pt, pts[j].pt
-			if a.Space != b.Space {
-				return a.Space < b.Space
+		slices.SortStableFunc(pts, func(a, b placed) int {
+			if a.space != b.space {
+				return cmp.Compare(a.space, b.space)
 			}
-			return a.Start < b.Start
+			return cmp.Compare(a.start, b.start)
 		})
-		var active []placed
-		for _, cur := range pts {
+		active = active[:0]
+		for i := range pts {
+			cur := &pts[i]
 			keep := active[:0]
 			for _, a := range active {
-				if a.pt.Space == cur.pt.Space && a.pt.End() > cur.pt.Start {
+				if a.space == cur.space && a.end() > cur.start {
 					keep = append(keep, a)
 				}
 			}
@@ -466,23 +557,24 @@ func (v *validator) checkOverlaps() {
 	}
 }
 
-func (v *validator) overlap(info *devInfo, a, b placed) {
-	same := a.pt.Start == b.pt.Start && a.pt.Count == b.pt.Count && a.pt.Type == b.pt.Type
-	first := a
-	if v.lineOf(b.path) < v.lineOf(a.path) {
+func (v *validator) overlap(info *devInfo, a, b *placed) {
+	same := a.start == b.start && a.count == b.count && a.typ == b.typ
+	dup := same && a.addr() == b.addr()
+	if !dup && (a.typ == model.Bool || b.typ == model.Bool) {
+		return // a bit of a register may be read beside the register itself
+	}
+	// Only now look for places in the file: finding them may mean parsing
+	// it again, which a valid config must not cost.
+	if v.lineOf(b.path()) < v.lineOf(a.path()) {
 		a, b = b, a
-		first = a
 	}
-	switch {
-	case same && a.addr == b.addr:
-		v.add(errcode.ConfigDuplicateAddr, b.path, "", "tag %s has the same address %q and type as %s", b.tag, b.addr, first.tag)
-	case a.pt.Type == model.Bool || b.pt.Type == model.Bool:
-		// a bit of a register may be read beside the register itself
-	default:
-		space := info.drv.SpaceName(b.pt.Space)
-		v.add(errcode.ConfigOverlap, b.path, "", "tag %s (%s at %d..%d of %s) overlaps %s (%s at %d..%d) on device %q",
-			b.tag, b.pt.Type, b.pt.Start, b.pt.End()-1, space, a.tag, a.pt.Type, a.pt.Start, a.pt.End()-1, info.dev.Name)
+	if dup {
+		v.add(errcode.ConfigDuplicateAddr, b.path(), "", "tag %s has the same address %q and type as %s", b.label(), b.addr(), a.label())
+		return
 	}
+	space := info.drv.SpaceName(b.space)
+	v.add(errcode.ConfigOverlap, b.path(), "", "tag %s (%s at %d..%d of %s) overlaps %s (%s at %d..%d) on device %q",
+		b.label(), b.typ, b.start, b.end()-1, space, a.label(), a.typ, a.start, a.end()-1, info.dev.Name)
 }
 
 func (v *validator) checkBus(c *Config) {
