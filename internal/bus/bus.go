@@ -27,6 +27,7 @@ const (
 	DefaultDuplicateWindow = 2 * time.Minute
 	DefaultMaxPending      = 1024
 	DefaultAckTimeout      = 10 * time.Second
+	DefaultAckWait         = 30 * time.Second
 	DefaultStartTimeout    = 15 * time.Second
 	// MaxPayload is the embedded server's message size limit. 8 MiB holds
 	// a batch of ~200k samples; larger batches are refused with a code.
@@ -77,6 +78,9 @@ type Options struct {
 	MaxPending int
 	// AckTimeout fails a publish whose ack has not come; 0 = DefaultAckTimeout.
 	AckTimeout time.Duration
+	// AckWait is how long the server waits for a consumer's ack before it
+	// redelivers a batch (after a consumer crashed, say); 0 = DefaultAckWait.
+	AckWait time.Duration
 
 	Logger *slog.Logger // nil = slog.Default()
 }
@@ -160,6 +164,10 @@ func (o Options) withDefaults() (Options, error) {
 	if o.AckTimeout <= 0 {
 		o.AckTimeout = DefaultAckTimeout
 	}
+	if o.AckWait <= 0 {
+		o.AckWait = DefaultAckWait
+	}
+
 	if o.MaxAge < 0 || o.MaxBytes < 0 || o.DuplicateWindow < 0 || o.SyncInterval < 0 {
 		return o, errcode.New(errcode.BusBadOptions, "bus limits and intervals must not be negative")
 	}

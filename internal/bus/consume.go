@@ -13,12 +13,10 @@ import (
 )
 
 // consumer tuning: a fetch waits at most fetchWait, so cancelling ctx is
-// noticed within it; ackWait is how long the server waits before it
-// redelivers a batch whose consumer went silent.
+// noticed within it.
 const (
 	fetchBatch = 256
 	fetchWait  = time.Second
-	ackWait    = 30 * time.Second
 )
 
 // ConsumeSamples reads OTL_SAMPLES through the durable pull consumer named
@@ -41,7 +39,7 @@ func (b *Bus) ConsumeSamples(ctx context.Context, durable string, fn func(*model
 		Durable:       durable,
 		Description:   "otlink samples consumer",
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       ackWait,
+		AckWait:       b.opts.AckWait,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		FilterSubject: SamplesSubject,
 		MaxAckPending: 4 * fetchBatch,
