@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -32,6 +35,19 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	var memLimit string
+	root.PersistentFlags().StringVar(&memLimit, "memory-limit", "", "soft memory limit of the Go runtime, e.g. 150MiB (as GOMEMLIMIT): the garbage collector works harder to stay below it")
+	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
+		if memLimit == "" {
+			return nil
+		}
+		n, err := parseSize(memLimit)
+		if err != nil {
+			return usageErr(errcode.Wrap(errcode.CLIUsage, err, "--memory-limit %q", memLimit))
+		}
+		debug.SetMemoryLimit(n)
+		return nil
+	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErr(errcode.Wrap(errcode.CLIUsage, err, "%s", c.CommandPath()))
 	})
@@ -54,6 +70,26 @@ func main() {
 		os.Exit(2)
 	}
 	os.Exit(1)
+}
+
+// parseSize reads a byte size: 150MiB, 2GiB, 500MB, 1048576.
+func parseSize(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSuffix(s, u.suffix), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("not a size: give a number with KiB, MiB, GiB, KB, MB or GB")
+	}
+	return n * mult, nil
 }
 
 // isCobraUsage recognises cobra's own argument errors, which carry no type.

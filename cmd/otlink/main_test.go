@@ -86,7 +86,7 @@ func TestErrorsCommand(t *testing.T) {
 }
 
 func TestUsageErrorsExit2(t *testing.T) {
-	for _, args := range [][]string{{"no-such-command"}, {"demo", "--no-such-flag"}, {"run"}, {"demo", "--listen", "0.0.0.0:8080"}, {"config", "validate", "/no/such/file.yaml"}} {
+	for _, args := range [][]string{{"no-such-command"}, {"demo", "--no-such-flag"}, {"run"}, {"demo", "--listen", "0.0.0.0:8080"}, {"config", "validate", "/no/such/file.yaml"}, {"--memory-limit", "12x", "version"}} {
 		_, errOut, st := otlink(t, args...)
 		if st != 2 {
 			t.Errorf("otlink %v: status %d, want 2 (%s)", args, st, errOut)
