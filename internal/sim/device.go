@@ -279,8 +279,10 @@ func (d *Device) acceptLoop(ln net.Listener) {
 		}
 		if len(d.conns) >= d.cfg.MaxConns {
 			d.life.Unlock()
-			nc.Close()
+			// Count before closing, so a client that sees the close also
+			// sees the count.
 			d.stats.add(func(s *stats) { s.refused++ })
+			nc.Close()
 			continue
 		}
 		c := newConn(d, nc)

@@ -130,11 +130,14 @@ func (t *tcpTransport) reader(s *tcpSession) {
 		} else if err := ex.r.DecodeFor(&ex.q, ex.resp); err != nil {
 			derr = errcode.Wrap(errcode.ModbusMalformed, err, "bad reply % X; connection dropped", ex.resp)
 		}
-		ex.done <- derr
 		if derr != nil {
+			// Mark the session dead before the caller hears of it, so its
+			// next request cannot go out on the unsynchronised connection.
 			t.fail(s, derr)
+			ex.done <- derr
 			return
 		}
+		ex.done <- nil
 	}
 }
 
