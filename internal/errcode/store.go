@@ -11,6 +11,13 @@ const (
 	StoreIngest    Code = 5106
 	StoreLedger    Code = 5107
 	StoreBadOption Code = 5108
+
+	// Retention and rollups (historian/store/retention.go, rollup.go).
+	StoreRetention   Code = 5109
+	StorePurge       Code = 5110
+	StorePurgeLedger Code = 5111
+	StoreRollup      Code = 5112
+	StoreRollupArgs  Code = 5113
 )
 
 func init() {
@@ -51,5 +58,25 @@ func init() {
 			Causes: []string{"a negative or zero size, span or precision", "more samples per chunk than the chunk format allows"},
 			Checks: []string{"the historian section of the config"},
 			Fix:    "use positive values within the documented limits"},
+		Entry{Code: StoreRetention, Name: "store.bad_retention", Title: "a historian retention rule is invalid",
+			Causes: []string{"a malformed tag glob", "a negative duration", "a rule without a policy name"},
+			Checks: []string{"the retention rules in the historian section of the config"},
+			Fix:    "give each rule a valid glob, durations >= 0 (0 keeps forever) and a name"},
+		Entry{Code: StorePurge, Name: "store.purge_failed", Title: "a retention purge could not delete expired data",
+			Causes: []string{"the disk is full or failing", "chunks were still waiting to be recorded in the integrity log"},
+			Checks: []string{"free space, and log lines with code OTL-5107 or OTL-505x"},
+			Fix:    "fix the cause; the next purge deletes what this one left"},
+		Entry{Code: StorePurgeLedger, Name: "store.purge_unrecorded", Title: "a retention purge could not be recorded, so nothing was deleted",
+			Causes: []string{"the integrity log is closed, read-only or its disk failing", "the configured ledger cannot record purges"},
+			Checks: []string{"log lines with code OTL-505x", "which ledger the store was given"},
+			Fix:    "fix the integrity log; data is kept until its removal can be recorded"},
+		Entry{Code: StoreRollup, Name: "store.rollup_failed", Title: "rollups could not be computed or written",
+			Causes: []string{"a stored chunk could not be read", "the disk is full or failing"},
+			Checks: []string{"`otlink verify` for damaged ranges", "free space"},
+			Fix:    "fix the cause; the intervals stay marked and are computed on the next pass"},
+		Entry{Code: StoreRollupArgs, Name: "store.rollup_args", Title: "a rollup request is invalid",
+			Causes: []string{"a level other than 1m or 1h", "a range with more rows than one answer may hold", "a non-positive interval"},
+			Checks: []string{"the request's level and range"},
+			Fix:    "ask for 1m or 1h over a shorter range"},
 	)
 }

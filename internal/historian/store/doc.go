@@ -12,10 +12,14 @@
 // the open chunk become amending segments, never dropped. Ingest feeds a
 // Store from the bus and acknowledges only what Write made durable.
 //
-// It must not compress samples itself (historian/chunk does), compute
-// aggregates (historian does, on the Reader), or know the integrity log's
-// format: sealed chunks and amendments are announced through the small
-// Ledger interface. Retention and rollups are later steps; the hooks are
-// the chunk keys (ordered by series and time, docs/formats/store.md), the
-// per-series seq that makes a purge visible, and the Ledger.
+// It must not compress samples itself (historian/chunk does), do the
+// arithmetic of aggregates (historian/agg does, also for rollups), or
+// know the integrity log's format: sealed chunks, amendments and purges
+// are announced through the small Ledger and PurgeLedger interfaces.
+//
+// Retention (retention.go) deletes whole expired chunks per tag class and
+// records each purge in the ledger first, naming the leaves it removes.
+// Rollups (rollup.go) are 1-minute and 1-hour rows computed with
+// historian/agg over the raw samples, marked dirty by the write path and
+// computed by a bounded background pass (docs/retention.md).
 package store

@@ -15,6 +15,12 @@ const (
 	prefixMeta    = 'm' // m | name → store setting
 	prefixPending = 'p' // p | sid u32 | seq u32 → ledger entry not yet recorded
 	prefixSeries  = 's' // s | tag → series metadata
+
+	// Retention and rollups (retention.go, rollup.go).
+	prefixDirty   = 'd' // d | level u8 | sid u32 | start u64 → empty: rollup interval to (re)compute
+	prefixHorizon = 'h' // h | sid u32 → i64: raw data before this time was purged
+	prefixLeaf    = 'l' // l | chunk key (17 bytes) | leaf u64 → empty: where the ledger recorded a chunk
+	prefixRollup  = 'r' // r | level u8 | sid u32 | start u64 → rollup row
 )
 
 var keyMaxSpan = []byte("mmaxspan")

@@ -55,10 +55,23 @@ func (s *Store) flushLedger(ctx context.Context) error {
 	if s.opts.Ledger == nil || len(s.pending) == 0 {
 		return nil
 	}
-	if err := s.opts.Ledger.Record(ctx, s.pending); err != nil {
+	// Hook (retention.go): a PurgeLedger tells where the entries landed,
+	// kept under prefixLeaf so that a purge can name the leaves it removes.
+	var first uint64
+	var err error
+	pl, indexed := s.opts.Ledger.(PurgeLedger)
+	if indexed {
+		first, err = pl.RecordIndexed(ctx, s.pending)
+	} else {
+		err = s.opts.Ledger.Record(ctx, s.pending)
+	}
+	if err != nil {
 		return errcode.Wrap(errcode.StoreLedger, err, "record %d chunks", len(s.pending))
 	}
 	b := s.db.NewBatch()
+	if indexed {
+		s.putLeafIndexes(b, first)
+	}
 	for _, e := range s.pending {
 		if id := s.series[e.Tag]; id != nil {
 			_ = b.Delete(pendingKey(id.id, uint32(e.Seq)), nil)

@@ -67,6 +67,12 @@ type Options struct {
 	// Ledger, when set, records every sealed chunk and amending segment.
 	Ledger Ledger
 	Logger *slog.Logger
+
+	// Retention deletes old data per tag class (retention.go): the first
+	// rule whose Match matches a tag applies. Purge and RunRetention act on it.
+	Retention []RetentionRule
+	// Rollup configures the 1-minute and 1-hour rollups (rollup.go).
+	Rollup RollupOptions
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -91,6 +97,10 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	// Hook (retention.go, rollup.go): validate and default the new options.
+	if err := o.checkRetention(); err != nil {
+		return o, err
+	}
 	switch {
 	case o.MaxSamples < 1 || o.MaxSamples > chunk.MaxSamples:
 		return o, errcode.New(errcode.StoreBadOption, "max samples per chunk %d, want 1..%d", o.MaxSamples, chunk.MaxSamples)
@@ -109,6 +119,13 @@ type Stats struct {
 	Amends     uint64 // amending segments written
 	Replayed   uint64 // samples replayed from the WAL at Open
 	TornBytes  int64  // bytes of a torn WAL tail truncated at Open
+
+	// Retention and rollups (retention.go, rollup.go).
+	PurgedChunks   uint64 // sealed chunks and amending segments deleted by Purge
+	PurgedSamples  uint64 // samples in them
+	PurgedRollups  uint64 // rollup rows deleted by Purge
+	RollupsWritten uint64 // rollup rows written or rewritten
+	RollupMarks    uint64 // dirty marks done (computed or dropped)
 }
 
 // Store is the embedded historian store. It is safe for concurrent use.
@@ -143,6 +160,9 @@ type Store struct {
 
 	stop chan struct{}
 	done chan struct{}
+
+	// Hook (rollup.go): serialises rollup passes and purges.
+	roll rollupState
 }
 
 // series is one tag. Its open chunk lives in memory (and in the WAL);
@@ -167,6 +187,9 @@ type series struct {
 	cacheLo  int64
 	cacheHi  int64
 	cacheSet bool
+
+	// Hook (rollup.go): the rollup intervals marked dirty, per level.
+	roll [numLevels]rollMark
 }
 
 type storedMeta struct {
@@ -350,6 +373,10 @@ func (s *Store) Close() error {
 	s.qmu.Unlock()
 	close(s.stop)
 	<-s.done
+	// Hook (rollup.go): wait for a rollup pass or purge in progress; the
+	// next one sees closed and stops before touching pebble.
+	s.roll.mu.Lock()
+	s.roll.mu.Unlock()
 	err := s.wal.close()
 	s.mu.Lock()
 	if perr := s.commitBatch(true); perr != nil && err == nil {

@@ -252,6 +252,8 @@ func (s *Store) apply(sr *series, smp *model.Sample, pos walPos) error {
 		s.stats.Duplicates++
 		return nil
 	}
+	// Hook (rollup.go): the sample's rollup intervals need (re)computing.
+	s.markRollups(sr, smp.Source)
 	if sr.stored.count > 0 && smp.Source <= sr.stored.max {
 		s.addLate(sr, smp)
 		return nil
