@@ -49,7 +49,7 @@ func demoCmd() *cobra.Command {
 			}
 			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 			out := c.OutOrStdout()
-			return serve(ctx, cfg, log, dur, func(a *app.App) {
+			return serve(ctx, cfg, log, app.Options{MaxChunkSamples: demoChunkSamples}, dur, func(a *app.App) {
 				fmt.Fprintf(out, "otlink demo: %d simulated machines on %d lines\n", len(plant.Devices()), lines)
 				for _, d := range plant.Devices() {
 					fmt.Fprintf(out, "  %-6s %-10s modbus tcp://%s\n", d.Line(), d.Name(), d.Addr())
@@ -62,6 +62,8 @@ func demoCmd() *cobra.Command {
 					fmt.Fprintf(out, "MQTT (UNS)    mqtt://%s   e.g. mosquitto_sub -h %s -t 'acme/#' -v\n", m, hostOf(m))
 				}
 				fmt.Fprintf(out, "NATS          %s\ndata          %s\n", a.Bus().ClientURL(), data)
+				fmt.Fprintf(out, "history       %s/api/v1/history/latest?tags=acme/*/*/*/*/*   (otlink history latest --url %s 'acme/*/*/*/*/*')\n", h, h)
+				fmt.Fprintf(out, "integrity     %s/api/v1/integrity   (otlink verify --url %s)\n", h, h)
 				if dur > 0 {
 					fmt.Fprintf(out, "stopping by itself after %s; Ctrl-C stops earlier\n", dur)
 				} else {
@@ -81,6 +83,10 @@ func demoCmd() *cobra.Command {
 	f.Uint64Var(&seed, "seed", 1, "simulation seed")
 	return c
 }
+
+// demoChunkSamples seals the demo's chunks early, so that a run of a few
+// seconds already has sealed chunks to verify (the store's default is 4096).
+const demoChunkSamples = 16
 
 func hostOf(addr string) string {
 	for i := len(addr) - 1; i >= 0; i-- {

@@ -33,7 +33,7 @@ func runCmd() *cobra.Command {
 				cfg.Data = defaultDataDir("run")
 			}
 			log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-			return serve(c.Context(), cfg, log, 0, func(a *app.App) {
+			return serve(c.Context(), cfg, log, app.Options{}, 0, func(a *app.App) {
 				log.Info("otlink running", "config", path, "http", "http://"+a.HTTPAddr(), "nats", a.Bus().ClientURL(), "mqtt", a.Bus().MQTTAddr())
 			}, func() (*config.Config, error) {
 				cfg, err := config.Load(path)
@@ -55,7 +55,7 @@ func runCmd() *cobra.Command {
 // passed when d > 0. On SIGHUP it calls reload and applies the new config
 // when it is valid; a bad config is refused with its errors and the running
 // one kept.
-func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, d time.Duration, started func(*app.App), reload func() (*config.Config, error)) error {
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, aopts app.Options, d time.Duration, started func(*app.App), reload func() (*config.Config, error)) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if d > 0 {
@@ -63,7 +63,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, d time.Dur
 		ctx, cancel = context.WithTimeout(ctx, d)
 		defer cancel()
 	}
-	a, err := app.Start(ctx, cfg, app.Options{Logger: log})
+	aopts.Logger = log
+	a, err := app.Start(ctx, cfg, aopts)
 	if err != nil {
 		return err
 	}

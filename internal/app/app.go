@@ -16,6 +16,8 @@ import (
 	"github.com/otlink/otlink/internal/bus"
 	"github.com/otlink/otlink/internal/config"
 	"github.com/otlink/otlink/internal/errcode"
+	"github.com/otlink/otlink/internal/historian/store"
+	"github.com/otlink/otlink/internal/integrity"
 	"github.com/otlink/otlink/internal/model"
 	"github.com/otlink/otlink/internal/web"
 )
@@ -23,7 +25,15 @@ import (
 // Options are settings that do not come from the config file.
 type Options struct {
 	Logger *slog.Logger
+	// MaxChunkSamples seals the embedded store's chunks at this many
+	// samples (0: the store's default). The demo sets a small value so a
+	// short run leaves sealed chunks in the integrity log.
+	MaxChunkSamples int
 }
+
+// HistorianDurable is the durable JetStream consumer the historian reads
+// the samples through.
+const HistorianDurable = "historian"
 
 // App is a running otlink.
 type App struct {
@@ -32,6 +42,11 @@ type App struct {
 	engine *acquire.Engine
 	web    *web.Server
 	sink   *sink
+	hist   *History
+	signer *integrity.Signer
+
+	histCancel context.CancelFunc
+	histDone   chan struct{}
 
 	mu  sync.Mutex
 	cfg *config.Config
@@ -73,8 +88,20 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*App, error) 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), eng.Collector())
 	a := &App{log: log, bus: b, engine: eng, sink: s, cfg: cfg, done: make(chan error, 1)}
-	a.web = web.New(web.Options{Listen: cfg.HTTP.Listen, Source: source{eng}, Registry: reg, Logger: log})
+	wopts := web.Options{Listen: cfg.HTTP.Listen, Source: source{eng}, Registry: reg, Logger: log}
+	if cfg.Historian.Backend != config.HistorianOff {
+		if err := a.startHistorian(ctx, opts); err != nil {
+			b.Close()
+			return nil, err
+		}
+		wopts.History = a.hist.Query
+		if a.hist.Log != nil {
+			wopts.Integrity = a.hist
+		}
+	}
+	a.web = web.New(wopts)
 	if err := a.web.Start(); err != nil {
+		a.stopHistorian(context.Background())
 		b.Close()
 		return nil, err
 	}
@@ -113,8 +140,10 @@ func (a *App) Reload(cfg *config.Config) error {
 func (a *App) Wait() error { return <-a.done }
 
 // Stop stops in order: the engine finishes its cycles in flight and hands
-// their batches to the bus; the bus waits for every acknowledgement; then
-// the HTTP server and the bus close.
+// their batches to the bus; the bus waits for every acknowledgement; the
+// HTTP server stops; the historian drains what the bus holds (it
+// acknowledges only what it made durable), then the store, the integrity
+// log (after a last signed checkpoint) and the bus close.
 func (a *App) Stop(ctx context.Context) error {
 	a.cancel()
 	var errs []error
@@ -132,6 +161,9 @@ func (a *App) Stop(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	if err := a.web.Shutdown(fctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := a.stopHistorian(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	if err := a.bus.Close(); err != nil {
@@ -172,3 +204,83 @@ func (s source) Tags() []web.Tag {
 }
 
 func (s source) Devices() any { return s.e.Health() }
+
+// History returns the historian, nil when it is off.
+func (a *App) History() *History { return a.hist }
+
+// startHistorian opens the historian and starts its ingest from the bus
+// and, with an integrity log, the checkpoint signer.
+func (a *App) startHistorian(ctx context.Context, opts Options) error {
+	h, err := OpenHistory(ctx, a.cfg.Data, a.cfg.Historian, HistoryOptions{Log: LogWrite, MaxChunkSamples: opts.MaxChunkSamples, Logger: a.log})
+	if err != nil {
+		return err
+	}
+	a.hist = h
+	hctx, cancel := context.WithCancel(context.Background())
+	a.histCancel = cancel
+	a.histDone = make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		var err error
+		if h.Embedded != nil {
+			err = store.Ingest(hctx, a.bus, h.Embedded, HistorianDurable)
+		} else {
+			err = ingestInto(hctx, a.bus.ConsumeSamples, h.Store, HistorianDurable)
+		}
+		if err != nil {
+			a.log.Error("historian ingest stopped", "code", errcode.Of(err).String(), "err", err)
+		}
+	}()
+	if h.Log != nil {
+		a.signer = integrity.NewSigner(h.Log, a.cfg.Historian.CheckpointInterval.D())
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = a.signer.Run(hctx)
+		}()
+	}
+	go func() { wg.Wait(); close(a.histDone) }()
+	return nil
+}
+
+// stopHistorian waits (bounded) until the historian's consumer has no
+// pending or unacknowledged samples, stops ingest and the signer, and
+// closes the store and the integrity log.
+func (a *App) stopHistorian(ctx context.Context) error {
+	if a.hist == nil {
+		return nil
+	}
+	dctx, cancel := context.WithTimeout(ctx, drainWait)
+	defer cancel()
+	a.drain(dctx)
+	a.histCancel()
+	select {
+	case <-a.histDone:
+	case <-ctx.Done():
+		return errcode.New(errcode.Internal, "historian did not stop in time")
+	}
+	err := a.hist.Close()
+	a.hist = nil
+	return err
+}
+
+// drain polls the durable consumer until everything in the stream was
+// delivered and acknowledged, or ctx ends.
+func (a *App) drain(ctx context.Context) {
+	for i := 0; i < 10000 && ctx.Err() == nil; i++ {
+		c, err := a.bus.JetStream().Consumer(ctx, bus.SamplesStream, HistorianDurable)
+		if err == nil {
+			info, err := c.Info(ctx)
+			if err == nil && info.NumPending == 0 && info.NumAckPending == 0 {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	a.log.Warn("historian did not catch up with the bus before stopping: it resumes at the next start", "code", errcode.StoreIngest.String())
+}

@@ -29,6 +29,9 @@ const (
 	DefaultBusListen   = "127.0.0.1:4222"
 	DefaultMQTTListen  = "127.0.0.1:1883"
 	DefaultHTTPListen  = "127.0.0.1:8080"
+
+	DefaultTimePrecision      = Duration(time.Millisecond)
+	DefaultCheckpointInterval = Duration(10 * time.Second)
 )
 
 // Load reads, decodes, completes and checks the config file at path. On
@@ -139,6 +142,19 @@ func applyDefaults(c *Config, present func(path string) bool) {
 	}
 	if c.HTTP.Listen == "" {
 		c.HTTP.Listen = DefaultHTTPListen
+	}
+	h := &c.Historian
+	if h.Backend == "" {
+		h.Backend = HistorianEmbedded
+	}
+	if h.TimePrecision == 0 && !present("$.historian.time_precision") {
+		h.TimePrecision = DefaultTimePrecision
+	}
+	if h.Sync == "" {
+		h.Sync = "batch"
+	}
+	if h.CheckpointInterval == 0 && !present("$.historian.checkpoint_interval") {
+		h.CheckpointInterval = DefaultCheckpointInterval
 	}
 }
 

@@ -11,7 +11,9 @@ type Config struct {
 	Devices []Device `yaml:"devices" json:"devices"`
 	Bus     Bus      `yaml:"bus" json:"bus"`
 	HTTP    HTTP     `yaml:"http" json:"http"`
-	Data    string   `yaml:"data" json:"data"` // data folder; "" = the default state folder
+	// Historian stores every sample from the bus (docs/history.md).
+	Historian Historian `yaml:"historian,omitempty" json:"historian,omitempty"`
+	Data      string    `yaml:"data" json:"data"` // data folder; "" = the default state folder
 
 	// File is the path the config was loaded from, for messages.
 	File string `yaml:"-" json:"-"`
@@ -149,6 +151,24 @@ type Bus struct {
 type HTTP struct {
 	Listen string `yaml:"listen,omitempty" json:"listen,omitempty"` // default 127.0.0.1:8080
 }
+
+// Historian configures the historian: where samples are stored and how
+// their integrity log is checkpointed. Per-tag lossy compression
+// (docs/history.md, "lossy:") is not configurable here yet.
+type Historian struct {
+	Backend            string   `yaml:"backend,omitempty" json:"backend,omitempty"`                         // embedded (default), postgres or off
+	DSN                string   `yaml:"dsn,omitempty" json:"dsn,omitempty"`                                 // postgres connection string, required with backend postgres
+	TimePrecision      Duration `yaml:"time_precision,omitempty" json:"time_precision,omitempty"`           // embedded: times are truncated to this; default 1ms
+	Sync               string   `yaml:"sync,omitempty" json:"sync,omitempty"`                               // embedded: batch (default) or always
+	CheckpointInterval Duration `yaml:"checkpoint_interval,omitempty" json:"checkpoint_interval,omitempty"` // embedded: signed checkpoint period; default 10s
+}
+
+// Historian backends.
+const (
+	HistorianEmbedded = "embedded"
+	HistorianPostgres = "postgres"
+	HistorianOff      = "off"
+)
 
 // Duration is a time.Duration written as "100ms", "5s", "1m" in YAML.
 type Duration time.Duration

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/otlink/otlink/internal/driver"
 	"github.com/otlink/otlink/internal/errcode"
@@ -212,6 +213,7 @@ func (v *validator) check(c *Config) {
 	v.checkPlant(c)
 	v.checkOverlaps()
 	v.checkBus(c)
+	v.checkHistorian(c)
 }
 
 func (v *validator) checkDevices(c *Config) {
@@ -679,4 +681,31 @@ func typeHint(s string) string {
 		return fmt.Sprintf("did you mean %q?", t)
 	}
 	return choiceHint(s, model.TypeNames(), "types")
+}
+
+func (v *validator) checkHistorian(c *Config) {
+	h := c.Historian
+	switch h.Backend {
+	case HistorianEmbedded, HistorianOff:
+	case HistorianPostgres:
+		if h.DSN == "" {
+			v.add(errcode.ConfigMissing, "$.historian.dsn", "e.g. postgres://otlink@127.0.0.1/otlink", "historian backend postgres needs a dsn")
+		}
+	default:
+		v.add(errcode.ConfigBadChoice, "$.historian.backend", "embedded, postgres or off", "historian backend %q is not one of embedded, postgres, off", h.Backend)
+	}
+	if h.DSN != "" && h.Backend != HistorianPostgres {
+		v.add(errcode.ConfigHistorianDSN, "$.historian.dsn", "set backend: postgres, or remove the dsn", "historian dsn is set but the backend is %q", h.Backend)
+	}
+	switch h.Sync {
+	case "batch", "always":
+	default:
+		v.add(errcode.ConfigBadChoice, "$.historian.sync", "batch or always", "historian sync %q is not one of batch, always", h.Sync)
+	}
+	if p := h.TimePrecision.D(); p < time.Nanosecond || p > time.Second || time.Second%p != 0 {
+		v.add(errcode.ConfigOutOfRange, "$.historian.time_precision", "1ns..1s dividing a second, e.g. 1ms", "historian time_precision %s must be between 1ns and 1s and divide a second", p)
+	}
+	if d := h.CheckpointInterval.D(); d < 100*time.Millisecond || d > 24*time.Hour {
+		v.add(errcode.ConfigOutOfRange, "$.historian.checkpoint_interval", "100ms..24h, e.g. 10s", "historian checkpoint_interval %s must be between 100ms and 24h", d)
+	}
 }

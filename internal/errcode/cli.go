@@ -7,6 +7,10 @@ const (
 	CLIFileNotFound Code = 9003
 	CLIDataDir      Code = 9004
 	HTTPListen      Code = 9010
+	CLIDataLocked   Code = 9020
+	CLINoHistory    Code = 9021
+	CLIRemote       Code = 9022
+	CLIVerifyFailed Code = 9023
 	HTTPNotLoopback Code = 9011
 	Internal        Code = 9099
 )
@@ -29,6 +33,22 @@ func init() {
 			Causes: []string{"the parent folder does not exist or is not writable", "the disk is full"},
 			Checks: []string{"`ls -ld DIR` and `df -h DIR`"},
 			Fix:    "pass --data with a writable folder, or fix its permissions"},
+		Entry{Code: CLIDataLocked, Name: "cli.data_locked", Title: "the data folder is in use by a running otlink",
+			Causes: []string{"otlink run or otlink demo is running on this data folder: its store admits one process at a time"},
+			Checks: []string{"`ps aux | grep otlink`", "the http address the running otlink printed at start"},
+			Fix:    "query the running otlink with --url http://127.0.0.1:8080, or stop it and run the command again"},
+		Entry{Code: CLINoHistory, Name: "cli.no_history", Title: "the data folder holds no history",
+			Causes: []string{"a wrong --data folder", "the historian is off (historian.backend: off) or postgres"},
+			Checks: []string{"`ls DIR` should show history/ and integrity/"},
+			Fix:    "pass the data folder otlink runs with (--data), or --url of the running otlink"},
+		Entry{Code: CLIRemote, Name: "cli.remote", Title: "the running otlink named by --url did not answer the request",
+			Causes: []string{"otlink is not running at that address", "a different otlink version without that route", "the historian is off there"},
+			Checks: []string{"`curl URL/healthz`"},
+			Fix:    "give the http address the running otlink printed at start, e.g. --url http://127.0.0.1:8080"},
+		Entry{Code: CLIVerifyFailed, Name: "cli.verify_failed", Title: "integrity verification found data that does not verify",
+			Causes: []string{"chunks or log entries were altered, deleted or reordered", "a checkpoint kept elsewhere no longer matches the log", "a disk error"},
+			Checks: []string{"the report: its first tampered or gap range names the entry, expected and found hash"},
+			Fix:    "preserve the data folder as evidence and restore from a verified backup (docs/integrity.md)"},
 		Entry{Code: HTTPListen, Name: "http.listen", Title: "the HTTP server cannot listen on its address",
 			Causes: []string{"another program already uses the port", "the address is not one of this machine's"},
 			Checks: []string{"`ss -ltnp | grep PORT` shows who holds the port"},
@@ -46,12 +66,27 @@ func init() {
 
 // Codes of the HTTP API (6000–6099).
 const (
-	APINotFound Code = 6001
+	APINotFound     Code = 6001
+	APIHistoryOff   Code = 6010
+	APIIntegrityErr Code = 6011
+	APIBadRequest   Code = 6012
 )
 
 func init() {
 	register(Entry{Code: APINotFound, Name: "api.not_found", Title: "the API has no such route",
 		Causes: []string{"a typo in the path", "a route of a newer otlink"},
 		Checks: []string{"/api/v1/tags and /api/v1/devices are the routes of this version"},
-		Fix:    "call an existing route"})
+		Fix:    "call an existing route"},
+		Entry{Code: APIHistoryOff, Name: "api.history_off", Title: "this otlink keeps no history, or no integrity log",
+			Causes: []string{"historian.backend is off", "the postgres backend, which has no integrity log yet"},
+			Checks: []string{"the historian section of the config"},
+			Fix:    "set historian.backend to embedded (the default) and restart"},
+		Entry{Code: APIIntegrityErr, Name: "api.integrity", Title: "the integrity log could not be read or a checkpoint signed",
+			Causes: []string{"the integrity folder cannot be read", "a disk error", "the request was cancelled"},
+			Checks: []string{"the message; `otlink verify --data DIR` on a stopped copy of the data folder"},
+			Fix:    "fix the folder's permissions or disk; tampering is reported in the report, not as this error"},
+		Entry{Code: APIBadRequest, Name: "api.bad_request", Title: "an API request has an invalid parameter or body",
+			Causes: []string{"a malformed JSON body", "a time or pattern that cannot be read"},
+			Checks: []string{"the parameter named in the message"},
+			Fix:    "correct the request"})
 }

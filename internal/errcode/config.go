@@ -34,6 +34,7 @@ const (
 	ConfigDuplicateKey    Code = 1029
 	ConfigBadScale        Code = 1030
 	ConfigBadListen       Code = 1031
+	ConfigHistorianDSN    Code = 1032
 
 	ConfigCSVHeader  Code = 1050
 	ConfigCSVRow     Code = 1051
@@ -173,6 +174,10 @@ func init() {
 			Causes: []string{"a missing port", "a port outside 0..65535", "a URL where host:port is expected"},
 			Checks: []string{"the key named in the message"},
 			Fix:    "write host:port, e.g. 127.0.0.1:8080 or :8080"},
+		Entry{Code: ConfigHistorianDSN, Name: "config.historian_dsn", Title: "a historian dsn is given for a backend that does not use one",
+			Causes: []string{"historian.dsn is set while historian.backend is embedded (the default) or off"},
+			Checks: []string{"the historian section of the config"},
+			Fix:    "set backend: postgres to store in PostgreSQL, or remove the dsn"},
 		Entry{Code: ConfigCSVHeader, Name: "config.csv_header", Title: "a CSV tag list has an unknown header",
 			Causes: []string{"a CSV that is not a Kepware tag export nor the generic name,address,type,scan_ms,description form"},
 			Checks: []string{"the first line of the file"},

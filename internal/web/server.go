@@ -40,6 +40,10 @@ type Options struct {
 	Source   Source
 	Registry *prometheus.Registry // served on /metrics; nil = a fresh one
 	Logger   *slog.Logger
+	// History answers /api/v1/history/...; nil: the historian is off.
+	History History
+	// Integrity answers /api/v1/integrity...; nil: no integrity log.
+	Integrity Integrity
 }
 
 // Server is the HTTP server. New does no I/O; Start listens.
@@ -64,6 +68,7 @@ func New(opts Options) *Server {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /api/v1/tags", s.tags)
 	mux.HandleFunc("GET /api/v1/devices", s.devices)
+	s.historyRoutes(mux)
 	mux.HandleFunc("/", s.notFound)
 	s.srv = &http.Server{
 		Handler:           securityHeaders(mux),
@@ -175,3 +180,6 @@ func securityHeaders(h http.Handler) http.Handler {
 		h.ServeHTTP(w, r)
 	})
 }
+
+// Handler returns the server's handler, for tests and embedding.
+func (s *Server) Handler() http.Handler { return s.srv.Handler }

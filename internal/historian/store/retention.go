@@ -17,6 +17,7 @@ import (
 	"github.com/otlink/otlink/internal/errcode"
 	"github.com/otlink/otlink/internal/historian/chunk"
 	"github.com/otlink/otlink/internal/integrity"
+	"github.com/otlink/otlink/internal/model"
 )
 
 // RetentionRule says how long a class of tags is kept (docs/retention.md).
@@ -395,34 +396,56 @@ func (s *Store) putLeafIndexes(b *pebble.Batch, first uint64) {
 // and returns the hash of its samples; integrity.ErrNoData (wrapped) when
 // it is gone. It is what integrity.VerifyOptions.Recompute expects.
 func (s *Store) RecomputeLeaf(ctx context.Context, e integrity.Entry) (integrity.Hash, error) {
+	var h *chunk.LeafHasher
+	err := s.chunkByKey(ctx, e.Key, func(r *chunk.Reader) error {
+		h = chunk.NewLeafHasher(e.Tag, r.Len())
+		it := r.Iter()
+		for it.Next() {
+			h.Add(it.At())
+		}
+		return it.Err()
+	})
+	if err != nil {
+		return integrity.Hash{}, err
+	}
+	return integrity.Hash(h.Sum()), nil
+}
+
+// ChunkSamples returns the samples of the chunk or amending segment that
+// a ledger entry names by its key, exactly as stored: what an evidence
+// bundle carries. integrity.ErrNoData (wrapped) when it is gone.
+func (s *Store) ChunkSamples(ctx context.Context, key string) ([]model.Sample, error) {
+	var out []model.Sample
+	err := s.chunkByKey(ctx, key, func(r *chunk.Reader) (err error) {
+		out, err = r.Samples(make([]model.Sample, 0, r.Len()))
+		return err
+	})
+	return out, err
+}
+
+// chunkByKey decodes the stored chunk of a ledger key and hands it to fn
+// while its bytes are valid.
+func (s *Store) chunkByKey(ctx context.Context, key string, fn func(*chunk.Reader) error) error {
 	if err := ctx.Err(); err != nil {
-		return integrity.Hash{}, err
+		return err
 	}
-	key, err := parseKeyString(e.Key)
+	k, err := parseKeyString(key)
 	if err != nil {
-		return integrity.Hash{}, err
+		return err
 	}
-	v, c, err := s.db.Get(key)
+	v, c, err := s.db.Get(k)
 	if errors.Is(err, pebble.ErrNotFound) {
-		return integrity.Hash{}, errcode.Wrap(errcode.StoreRead, integrity.ErrNoData, "chunk %s", e.Key)
+		return errcode.Wrap(errcode.StoreRead, integrity.ErrNoData, "chunk %s", key)
 	}
 	if err != nil {
-		return integrity.Hash{}, errcode.Wrap(errcode.StoreRead, err, "chunk %s", e.Key)
+		return errcode.Wrap(errcode.StoreRead, err, "chunk %s", key)
 	}
 	defer c.Close()
 	r, err := chunk.Decode(v)
 	if err != nil {
-		return integrity.Hash{}, err
+		return err
 	}
-	h := chunk.NewLeafHasher(e.Tag, r.Len())
-	it := r.Iter()
-	for it.Next() {
-		h.Add(it.At())
-	}
-	if it.Err() != nil {
-		return integrity.Hash{}, it.Err()
-	}
-	return integrity.Hash(h.Sum()), nil
+	return fn(r)
 }
 
 // parseKeyString is the inverse of keyString.

@@ -1,0 +1,266 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/otlink/otlink/internal/errcode"
+	"github.com/otlink/otlink/internal/historian/query"
+	"github.com/otlink/otlink/internal/integrity"
+)
+
+// History is what the history routes need; *query.Engine is one.
+type History interface {
+	Raw(ctx context.Context, req query.RawRequest) (*query.RawResponse, error)
+	At(ctx context.Context, req query.AtRequest) (*query.AtResponse, error)
+	Aggregate(ctx context.Context, req query.AggRequest) (*query.AggResponse, error)
+	Plot(ctx context.Context, req query.PlotRequest) (*query.PlotResponse, error)
+	Latest(ctx context.Context, req query.LatestRequest) (*query.LatestResponse, error)
+}
+
+// Integrity is what the integrity routes need. Verify must re-read the
+// chunks (set VerifyOptions.Recompute) itself.
+type Integrity interface {
+	Verify(ctx context.Context, opts integrity.VerifyOptions) (*integrity.Report, error)
+	ExportCheckpoint(ctx context.Context, w io.Writer) error
+	WriteBundle(ctx context.Context, w io.Writer, sel integrity.Selection) error
+}
+
+// maxBody bounds a POSTed query.
+const maxBody = 1 << 20
+
+func (s *Server) historyRoutes(mux *http.ServeMux) {
+	for _, m := range []string{"GET", "POST"} {
+		mux.HandleFunc(m+" /api/v1/history/raw", historyRoute(s, rawReq, History.Raw))
+		mux.HandleFunc(m+" /api/v1/history/at", historyRoute(s, atReq, History.At))
+		mux.HandleFunc(m+" /api/v1/history/aggregate", historyRoute(s, aggReq, History.Aggregate))
+		mux.HandleFunc(m+" /api/v1/history/plot", historyRoute(s, plotReq, History.Plot))
+		mux.HandleFunc(m+" /api/v1/history/latest", historyRoute(s, latestReq, History.Latest))
+	}
+	mux.HandleFunc("GET /api/v1/integrity", s.integrity)
+	mux.HandleFunc("GET /api/v1/integrity/checkpoint", s.checkpoint)
+	mux.HandleFunc("GET /api/v1/integrity/bundle", s.bundle)
+}
+
+// historyRoute decodes a request from the URL (GET) or the JSON body
+// (POST), runs it and writes the response or a coded error.
+func historyRoute[Req, Resp any](s *Server, fromQuery func(url.Values) (Req, error), run func(History, context.Context, Req) (*Resp, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.opts.History == nil {
+			writeError(w, http.StatusServiceUnavailable, errcode.New(errcode.APIHistoryOff, "the historian is off"))
+			return
+		}
+		var req Req
+		var err error
+		if r.Method == http.MethodPost {
+			dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
+			dec.DisallowUnknownFields()
+			if derr := dec.Decode(&req); derr != nil {
+				err = errcode.Wrap(errcode.APIBadRequest, derr, "decode request body")
+			}
+		} else {
+			req, err = fromQuery(r.URL.Query())
+		}
+		if err != nil {
+			writeError(w, statusOf(err), err)
+			return
+		}
+		resp, err := run(s.opts.History, r.Context(), req)
+		if err != nil {
+			writeError(w, statusOf(err), err)
+			return
+		}
+		writeJSON(w, http.StatusOK, resp)
+	}
+}
+
+// statusOf maps a coded error to its HTTP status: the query's request
+// errors (5200–5207) and bad API requests are 400, a historian that is
+// off 503, anything else (5208 read errors) 500.
+func statusOf(err error) int {
+	c := errcode.Of(err)
+	switch {
+	case c >= errcode.QueryTime && c <= errcode.QueryArg, c == errcode.APIBadRequest:
+		return http.StatusBadRequest
+	case c == errcode.APIHistoryOff:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// tagsOf reads tags given comma separated, repeated, or both.
+func tagsOf(q url.Values) []string {
+	var out []string
+	for _, v := range q["tags"] {
+		for _, t := range strings.Split(v, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				out = append(out, t)
+			}
+		}
+	}
+	return out
+}
+
+func listOf(v string) []string {
+	var out []string
+	for _, t := range strings.Split(v, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// params reads typed parameters, keeping the first error.
+type params struct {
+	q   url.Values
+	err error
+}
+
+func (p *params) int(name string) int {
+	v := p.q.Get(name)
+	if v == "" || p.err != nil {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		p.err = errcode.New(errcode.QueryArg, "parameter %s=%q is not an integer", name, v)
+	}
+	return n
+}
+
+func (p *params) float(name string) float64 {
+	v := p.q.Get(name)
+	if v == "" || p.err != nil {
+		return 0
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		p.err = errcode.New(errcode.QueryArg, "parameter %s=%q is not a number", name, v)
+	}
+	return f
+}
+
+func (p *params) bool(name string) bool {
+	v, ok := p.q[name]
+	if !ok || p.err != nil {
+		return false
+	}
+	if len(v) == 0 || v[0] == "" {
+		return true // ?stepped
+	}
+	b, err := strconv.ParseBool(v[0])
+	if err != nil {
+		p.err = errcode.New(errcode.QueryArg, "parameter %s=%q is not true or false", name, v[0])
+	}
+	return b
+}
+
+func rawReq(q url.Values) (query.RawRequest, error) {
+	p := params{q: q}
+	r := query.RawRequest{Tags: tagsOf(q), From: q.Get("from"), To: q.Get("to"), Limit: p.int("limit"), Quality: q.Get("quality"), Cursor: q.Get("cursor")}
+	return r, p.err
+}
+
+func atReq(q url.Values) (query.AtRequest, error) {
+	return query.AtRequest{Tags: tagsOf(q), Time: q.Get("time"), Mode: q.Get("mode")}, nil
+}
+
+func aggReq(q url.Values) (query.AggRequest, error) {
+	p := params{q: q}
+	r := query.AggRequest{Tags: tagsOf(q), From: q.Get("from"), To: q.Get("to"), Interval: q.Get("interval"), Buckets: p.int("buckets"),
+		Aggregates: listOf(q.Get("aggregates")),
+		AggOptions: query.AggOptions{TreatUncertainAsBad: p.bool("treat_uncertain_as_bad"), PercentGood: p.float("percent_good"),
+			PercentBad: p.float("percent_bad"), Stepped: p.bool("stepped")}}
+	return r, p.err
+}
+
+func plotReq(q url.Values) (query.PlotRequest, error) {
+	p := params{q: q}
+	r := query.PlotRequest{Tags: tagsOf(q), From: q.Get("from"), To: q.Get("to"), Width: p.int("width"), Method: q.Get("method")}
+	return r, p.err
+}
+
+func latestReq(q url.Values) (query.LatestRequest, error) {
+	return query.LatestRequest{Tags: tagsOf(q)}, nil
+}
+
+// timeParam reads an optional time; "" is the zero time (unbounded).
+func timeParam(q url.Values, name string) (time.Time, error) {
+	v := q.Get(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	return query.ParseTime(v, time.Now())
+}
+
+// selection reads from, to and tags (one glob) of the integrity routes.
+func selection(q url.Values) (from, to time.Time, glob string, err error) {
+	if from, err = timeParam(q, "from"); err != nil {
+		return
+	}
+	if to, err = timeParam(q, "to"); err != nil {
+		return
+	}
+	return from, to, q.Get("tags"), nil
+}
+
+func (s *Server) integrity(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Integrity == nil {
+		writeError(w, http.StatusServiceUnavailable, errcode.New(errcode.APIHistoryOff, "no integrity log: the historian is off or not embedded"))
+		return
+	}
+	q := r.URL.Query()
+	from, to, glob, err := selection(q)
+	if err != nil {
+		writeError(w, statusOf(err), err)
+		return
+	}
+	opts := integrity.VerifyOptions{From: from, To: to, TagGlob: glob, Verifiers: q["key"]}
+	rep, err := s.opts.Integrity.Verify(r.Context(), opts)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, errcode.Wrap(errcode.APIIntegrityErr, err, "verify"))
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
+}
+
+func (s *Server) checkpoint(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Integrity == nil {
+		writeError(w, http.StatusServiceUnavailable, errcode.New(errcode.APIHistoryOff, "no integrity log: the historian is off or not embedded"))
+		return
+	}
+	var b strings.Builder
+	if err := s.opts.Integrity.ExportCheckpoint(r.Context(), &b); err != nil {
+		writeError(w, http.StatusInternalServerError, errcode.Wrap(errcode.APIIntegrityErr, err, "export checkpoint"))
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = io.WriteString(w, b.String())
+}
+
+func (s *Server) bundle(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Integrity == nil {
+		writeError(w, http.StatusServiceUnavailable, errcode.New(errcode.APIHistoryOff, "no integrity log: the historian is off or not embedded"))
+		return
+	}
+	from, to, glob, err := selection(r.URL.Query())
+	if err != nil {
+		writeError(w, statusOf(err), err)
+		return
+	}
+	// Buffered: an error half way must still give an error status.
+	var b strings.Builder
+	if err := s.opts.Integrity.WriteBundle(r.Context(), &b, integrity.Selection{From: from, To: to, TagGlob: glob}); err != nil {
+		writeError(w, http.StatusInternalServerError, errcode.Wrap(errcode.APIIntegrityErr, err, "write bundle"))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = io.WriteString(w, b.String())
+}

@@ -1,0 +1,341 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/otlink/otlink/internal/app"
+	"github.com/otlink/otlink/internal/config"
+	"github.com/otlink/otlink/internal/integrity"
+	"github.com/otlink/otlink/internal/model"
+	"github.com/otlink/otlink/internal/web"
+)
+
+// Responses as a client decodes them: model.Value and integrity.Hash
+// encode to JSON but do not decode.
+type point struct {
+	T time.Time `json:"t"`
+	V any       `json:"v"`
+	Q string    `json:"q"`
+}
+
+type series struct {
+	Tag    string  `json:"tag"`
+	Points []point `json:"points"`
+}
+
+type latestResp struct {
+	Values []struct {
+		Tag string `json:"tag"`
+		point
+	} `json:"values"`
+}
+
+type rawResp struct {
+	Series     []series `json:"series"`
+	NextCursor string   `json:"next_cursor"`
+}
+
+type aggResp struct {
+	Series []struct {
+		Buckets []struct {
+			Values []point `json:"values"`
+		} `json:"buckets"`
+	} `json:"series"`
+}
+
+type atResp struct {
+	Values []point `json:"values"`
+}
+
+type report struct {
+	OK         bool `json:"ok"`
+	Recomputed bool `json:"recomputed"`
+	Ranges     []struct {
+		Status string `json:"status"`
+		Tag    string `json:"tag"`
+	} `json:"ranges"`
+	Summary integrity.Summary `json:"summary"`
+}
+
+type noSource struct{}
+
+func (noSource) Tags() []web.Tag { return nil }
+func (noSource) Devices() any    { return nil }
+
+// t0 is the start of the test data: 1000 samples per tag, one per second.
+var t0 = time.Date(2024, 5, 1, 8, 0, 0, 0, time.UTC)
+
+const perTag = 1000
+
+// openHistory writes two tags into a real embedded store with an
+// integrity log (chunks of 100 samples, so most of it is sealed).
+func openHistory(t *testing.T) *app.History {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := config.Historian{Backend: config.HistorianEmbedded, TimePrecision: config.Duration(time.Millisecond), Sync: "batch"}
+	h, err := app.OpenHistory(context.Background(), dir, cfg, app.HistoryOptions{Log: app.LogWrite, MaxChunkSamples: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	var batch []model.Sample
+	for i := 0; i < perTag; i++ {
+		ts := t0.Add(time.Duration(i) * time.Second).UnixNano()
+		batch = append(batch,
+			model.Sample{Tag: "acme/l1/press/temp", Source: ts, Server: ts, Quality: model.Good, Value: model.FloatValue(model.Float64, 20+float64(i%50)/10)},
+			model.Sample{Tag: "acme/l1/press/count", Source: ts, Server: ts, Quality: model.Good, Value: model.IntValue(model.Int64, int64(i))})
+	}
+	if err := h.Store.Write(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func serve(t *testing.T, h *app.History) *httptest.Server {
+	t.Helper()
+	opts := web.Options{Listen: "127.0.0.1:0", Source: noSource{}}
+	if h != nil {
+		opts.History, opts.Integrity = h.Query, h
+	}
+	srv := httptest.NewServer(web.New(opts).Handler())
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func get(t *testing.T, srv *httptest.Server, path string, q url.Values, out any) (int, map[string]string) {
+	t.Helper()
+	u := srv.URL + path
+	if q != nil {
+		u += "?" + q.Encode()
+	}
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		var e map[string]string
+		if err := json.Unmarshal(body, &e); err != nil {
+			t.Fatalf("%s: status %d with a body that is not a JSON error: %s", u, resp.StatusCode, body)
+		}
+		return resp.StatusCode, e
+	}
+	if out != nil {
+		if err := json.Unmarshal(body, out); err != nil {
+			t.Fatalf("%s: %v: %s", u, err, body)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+func TestHistoryRoutes(t *testing.T) {
+	h := openHistory(t)
+	srv := serve(t, h)
+	from, to := t0.Format(time.RFC3339), t0.Add(perTag*time.Second).Format(time.RFC3339)
+
+	var latest latestResp
+	if st, e := get(t, srv, "/api/v1/history/latest", url.Values{"tags": {"acme/l1/*/*"}}, &latest); st != 200 {
+		t.Fatalf("latest: %d %v", st, e)
+	}
+	if len(latest.Values) != 2 {
+		t.Fatalf("latest: %+v", latest)
+	}
+	for _, v := range latest.Values {
+		if !v.T.Equal(t0.Add((perTag - 1) * time.Second)) {
+			t.Errorf("latest of %s at %s", v.Tag, v.T)
+		}
+	}
+
+	// Raw, paged: every sample once, in order, over pages of 300.
+	got, cursor := 0, ""
+	for page := 0; page < 20; page++ {
+		q := url.Values{"tags": {"acme/l1/press/temp,acme/l1/press/count"}, "from": {from}, "to": {to}, "limit": {"300"}}
+		if cursor != "" {
+			q.Set("cursor", cursor)
+		}
+		var raw rawResp
+		if st, e := get(t, srv, "/api/v1/history/raw", q, &raw); st != 200 {
+			t.Fatalf("raw: %d %v", st, e)
+		}
+		for _, s := range raw.Series {
+			got += len(s.Points)
+		}
+		if cursor = raw.NextCursor; cursor == "" {
+			break
+		}
+	}
+	if got != 2*perTag {
+		t.Fatalf("raw pages held %d samples, want %d", got, 2*perTag)
+	}
+
+	var agg aggResp
+	q := url.Values{"tags": {"acme/l1/press/count"}, "from": {from}, "to": {to}, "buckets": {"10"}, "aggregates": {"count,min,max"}}
+	if st, e := get(t, srv, "/api/v1/history/aggregate", q, &agg); st != 200 {
+		t.Fatalf("aggregate: %d %v", st, e)
+	}
+	if len(agg.Series) != 1 || len(agg.Series[0].Buckets) != 10 {
+		t.Fatalf("aggregate: %+v", agg)
+	}
+	b := agg.Series[0].Buckets[3]
+	if b.Values[0].V != 100.0 || b.Values[1].V != 300.0 || b.Values[2].V != 399.0 {
+		t.Errorf("bucket 3: count %v min %v max %v, want 100 300 399", b.Values[0].V, b.Values[1].V, b.Values[2].V)
+	}
+
+	var at atResp
+	if st, e := get(t, srv, "/api/v1/history/at", url.Values{"tags": {"acme/l1/press/count"}, "time": {t0.Add(10500 * time.Millisecond).Format(time.RFC3339Nano)}}, &at); st != 200 {
+		t.Fatalf("at: %d %v", st, e)
+	}
+	if len(at.Values) != 1 || at.Values[0].V != 10.0 {
+		t.Errorf("at 10.5 s: %+v", at)
+	}
+
+	var plot rawResp
+	if st, e := get(t, srv, "/api/v1/history/plot", url.Values{"tags": {"acme/l1/press/temp"}, "from": {from}, "to": {to}, "width": {"50"}, "method": {"lttb"}}, &plot); st != 200 {
+		t.Fatalf("plot: %d %v", st, e)
+	}
+	if len(plot.Series) != 1 || len(plot.Series[0].Points) == 0 || len(plot.Series[0].Points) > 50 {
+		t.Errorf("plot: %d points", len(plot.Series[0].Points))
+	}
+
+	// POST with the JSON request.
+	resp, err := http.Post(srv.URL+"/api/v1/history/latest", "application/json", strings.NewReader(`{"tags":["acme/l1/press/count"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pl latestResp
+	json.NewDecoder(resp.Body).Decode(&pl)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || len(pl.Values) != 1 || pl.Values[0].V != float64(perTag-1) {
+		t.Errorf("POST latest: %d %+v", resp.StatusCode, pl)
+	}
+}
+
+func TestHistoryErrors(t *testing.T) {
+	h := openHistory(t)
+	srv := serve(t, h)
+	for _, c := range []struct {
+		path string
+		q    url.Values
+		code string
+		st   int
+	}{
+		{"/api/v1/history/raw", url.Values{"tags": {"acme/l1/press/temp"}, "from": {"yesterday"}}, "OTL-5200", 400},
+		{"/api/v1/history/raw", url.Values{"tags": {"acme/l1/press/temp"}, "from": {"now"}, "to": {"now-1h"}}, "OTL-5201", 400},
+		{"/api/v1/history/aggregate", url.Values{"tags": {"acme/l1/press/temp"}, "aggregates": {"median"}}, "OTL-5202", 400},
+		{"/api/v1/history/latest", url.Values{"tags": {"nomatch/*"}}, "OTL-5205", 400},
+		{"/api/v1/history/raw", url.Values{"tags": {"acme/l1/press/temp"}, "limit": {"ten"}}, "OTL-5207", 400},
+		{"/api/v1/integrity", url.Values{"from": {"bad time"}}, "OTL-5200", 400},
+	} {
+		st, e := get(t, srv, c.path, c.q, nil)
+		if st != c.st || e["code"] != c.code || e["message"] == "" {
+			t.Errorf("%s?%s: %d %v, want %d %s", c.path, c.q.Encode(), st, e, c.st, c.code)
+		}
+	}
+	resp, _ := http.Post(srv.URL+"/api/v1/history/raw", "application/json", strings.NewReader(`{"tags":`))
+	if resp.StatusCode != 400 {
+		t.Errorf("bad body: %d", resp.StatusCode)
+	}
+	resp.Body.Close()
+
+	// A failing backend is a 500 with 5208.
+	h.Store.Close()
+	st, e := get(t, srv, "/api/v1/history/raw", url.Values{"tags": {"acme/l1/press/temp"}, "from": {t0.Format(time.RFC3339)}, "to": {"now"}}, nil)
+	if st != 500 || e["code"] != "OTL-5208" {
+		t.Errorf("closed store: %d %v", st, e)
+	}
+
+	// No historian: 503.
+	off := serve(t, nil)
+	if st, e := get(t, off, "/api/v1/history/latest", url.Values{"tags": {"x"}}, nil); st != 503 || e["code"] != "OTL-6010" {
+		t.Errorf("history off: %d %v", st, e)
+	}
+	if st, e := get(t, off, "/api/v1/integrity", nil, nil); st != 503 || e["code"] != "OTL-6010" {
+		t.Errorf("integrity off: %d %v", st, e)
+	}
+}
+
+// TestIntegrityRoute verifies a clean store: the chunks re-read through
+// Raw hash to what the store logged, so every range is verified.
+func TestIntegrityRoute(t *testing.T) {
+	h := openHistory(t)
+	srv := serve(t, h)
+	var rep report
+	if st, e := get(t, srv, "/api/v1/integrity", nil, &rep); st != 200 {
+		t.Fatalf("integrity: %d %v", st, e)
+	}
+	if !rep.OK || !rep.Recomputed || rep.Summary.Chunks < 18 || rep.Summary.Tampered != 0 {
+		t.Fatalf("clean store: %+v", rep)
+	}
+	// Selected by tag and time: only that tag's chunks in range.
+	var part report
+	q := url.Values{"tags": {"acme/l1/press/count"}, "from": {t0.Add(200 * time.Second).Format(time.RFC3339)}, "to": {t0.Add(450 * time.Second).Format(time.RFC3339)}}
+	if st, e := get(t, srv, "/api/v1/integrity", q, &part); st != 200 {
+		t.Fatalf("integrity: %d %v", st, e)
+	}
+	if !part.OK || part.Summary.Chunks < 2 || part.Summary.Chunks > 4 {
+		t.Errorf("selected: %d chunks, ok %v", part.Summary.Chunks, part.OK)
+	}
+	for _, r := range part.Ranges {
+		if r.Tag != "acme/l1/press/count" {
+			t.Errorf("range of %s selected", r.Tag)
+		}
+	}
+
+	// Checkpoint and bundle; the bundle verifies offline.
+	resp, err := http.Get(srv.URL + "/api/v1/integrity/checkpoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	note, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if _, err := integrity.ParseCheckpoint(note, h.Log.VerifierKey()); err != nil {
+		t.Fatalf("checkpoint: %v: %s", err, note)
+	}
+	resp, err = http.Get(srv.URL + "/api/v1/integrity/bundle?tags=acme/l1/press/temp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	brep, err := integrity.VerifyBundle(strings.NewReader(string(bundle)), h.Log.VerifierKey())
+	if err != nil || !brep.OK || brep.Summary.Chunks < 9 {
+		t.Fatalf("bundle: %v %+v", err, brep)
+	}
+}
+
+// TestRecomputeMatchesLedger checks that re-reading an entry's chunk by
+// its key gives the hash the store logged, and that another chunk does not.
+func TestRecomputeMatchesLedger(t *testing.T) {
+	h := openHistory(t)
+	n := h.Log.Size()
+	if n < 18 {
+		t.Fatalf("%d entries", n)
+	}
+	for i := uint64(0); i < n; i++ {
+		e, err := h.Log.Entry(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := h.Recompute(context.Background(), e)
+		if err != nil || got != e.DataHash {
+			t.Fatalf("entry %d (%s %s..%s): %v, hash %s want %s", i, e.Tag, e.From, e.To, err, got, e.DataHash)
+		}
+		other, err := h.Log.Entry((i + 1) % n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Key = other.Key // the same tag and range cannot save a swapped chunk
+		if got, _ := h.Recompute(context.Background(), e); got == e.DataHash {
+			t.Fatalf("entry %d: another chunk hashes the same", i)
+		}
+	}
+}
