@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"runtime"
@@ -13,11 +14,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/otlink/otlink/internal/bench"
+	"github.com/otlink/otlink/internal/errcode"
 )
 
 func benchCmd() *cobra.Command {
 	c := &cobra.Command{Use: "bench", Short: "measure otlink's parts end to end"}
-	c.AddCommand(benchAcquisitionCmd())
+	c.AddCommand(benchAcquisitionCmd(), benchHistorianCmd())
 	return c
 }
 
@@ -116,4 +118,87 @@ func writeHeapProfile(path string) {
 		_ = pprof.WriteHeapProfile(f)
 		f.Close()
 	}
+}
+
+func benchHistorianCmd() *cobra.Command {
+	var (
+		o          bench.HistorianOptions
+		asJSON     bool
+		cpuProfile string
+	)
+	c := &cobra.Command{
+		Use:   "historian",
+		Short: "embedded store vs SQLite (and PostgreSQL): ingest, bytes/sample, day aggregate, latest, verify",
+		Long: `Measures the embedded historian store in one run, on simulator signals (machines
+polled at 1 s) and on random floats (the worst case): durable ingest, bytes per
+sample with every chunk sealed, a 1-day → 1000-bucket aggregate, the latest
+value of 10,000 tags and integrity verification; and the same ingest and query
+on SQLite (modernc.org/sqlite) and on PostgreSQL when it runs (--pg auto starts
+a throwaway server with scripts/pg-test-server when PostgreSQL is installed).
+Scratch data goes to a temporary folder that is removed after.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(c.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			if o.Tags < 1 || o.Samples < o.Tags || o.SizeTags < 1 || o.DBSamples < o.Tags {
+				return usageErr(errcode.New(errcode.CLIUsage, "--tags must be at least 1 and --samples, --db-samples at least --tags"))
+			}
+			if o.PG == "" {
+				return usageErr(errcode.New(errcode.CLIUsage, "--pg: give a DSN, auto or off"))
+			}
+			if !asJSON {
+				o.Progress = c.ErrOrStderr()
+			}
+			stopProfiles, err := startProfiles(cpuProfile)
+			if err != nil {
+				return usageErr(err)
+			}
+			r, err := bench.Historian(ctx, o)
+			stopProfiles()
+			if err != nil {
+				return err
+			}
+			out := c.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(r)
+			}
+			return writeHistorianText(out, r)
+		},
+	}
+	f := c.Flags()
+	f.IntVar(&o.Tags, "tags", 10000, "tags of the ingest run (simulated machines of 21 tags)")
+	f.IntVar(&o.Samples, "samples", 3000000, "samples of the ingest run")
+	f.IntVar(&o.SizeTags, "size-tags", 400, "tags of the size and verify stores (8192 samples each)")
+	f.IntVar(&o.DBSamples, "db-samples", 500000, "samples SQLite and PostgreSQL ingest")
+	f.StringVar(&o.PG, "pg", "auto", "PostgreSQL: a DSN, auto (throwaway server when installed) or off")
+	f.BoolVar(&asJSON, "json", false, "print JSON")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to this file")
+	return c
+}
+
+func writeHistorianText(w io.Writer, r bench.HistorianResult) error {
+	opt := func(p *float64, f string) string {
+		if p == nil {
+			return "-"
+		}
+		return fmt.Sprintf(f, *p)
+	}
+	fmt.Fprintf(w, "%d tags, %d samples ingested; size from %d samples in sealed chunks; %.1f s in all\n", r.Tags, r.Samples, r.SizeSamples, r.DurationSec)
+	fmt.Fprintf(w, "%-34s %14s %14s %14s\n", "", "embedded", "sqlite", "postgres")
+	fmt.Fprintf(w, "%-34s %14.0f %14.0f %14s\n", "ingest samples/s (durable)", r.IngestSamplesPerSec, r.SQLiteIngestSamplesPerSec, opt(r.PostgresIngestSamplesPerSec, "%.0f"))
+	fmt.Fprintf(w, "%-34s %14.3f %14.2f %14s\n", "bytes/sample (simulator signals)", r.BytesPerSample, r.SQLiteBytesPerSample, opt(r.PostgresBytesPerSample, "%.2f"))
+	fmt.Fprintf(w, "%-34s %14.3f %14.3f %14s\n", "1 day → 1000 buckets, ms", r.Query1DayMS, r.SQLiteQuery1DayMS, opt(r.PostgresQuery1DayMS, "%.3f"))
+	fmt.Fprintf(w, "ingest vs SQLite                   %.1f×\n", r.IngestVsSQLite)
+	fmt.Fprintf(w, "ingest, SyncAlways                 %.0f samples/s\n", r.IngestSyncAlwaysSamplesPerSec)
+	fmt.Fprintf(w, "ingest, random floats              %.0f samples/s, %.3f bytes/sample\n", r.IngestRandomSamplesPerSec, r.BytesPerSampleRandom)
+	fmt.Fprintf(w, "ingest CPU                         %.3f s per 1M samples\n", r.IngestCPUSecPerMillion)
+	fmt.Fprintf(w, "latest of 10,000 tags              %.3f ms\n", r.Latest10kMS)
+	fmt.Fprintf(w, "verify                             %.1f MB/s over %d chunks (ok: %v)\n", r.VerifyMBPerSec, r.VerifyChunks, r.VerifyOK)
+	fmt.Fprintf(w, "sqlite: %s\n", r.SQLiteMode)
+	if r.PostgresNote != "" || r.PostgresLayout != "" {
+		fmt.Fprintf(w, "postgres: %s %s\n", r.PostgresLayout, r.PostgresNote)
+	}
+	return nil
 }

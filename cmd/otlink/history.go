@@ -331,7 +331,7 @@ admits one process at a time, so a folder in use is refused (OTL-9020).`,
 		}}
 	jsonFlag(latestC)
 
-	c.AddCommand(rawC, atC, aggC, plotC, latestC, exportCmd(&tgt))
+	c.AddCommand(rawC, atC, aggC, plotC, latestC, exportCmd(&tgt), historySizeCmd())
 	return c
 }
 
