@@ -78,7 +78,8 @@ func (o *AcquisitionOptions) defaults() {
 }
 
 // Acquisition runs the acquisition benchmark. With Find it halves the
-// interval from 1s while the run has no overruns and delivers more, and
+// interval from 1s while the run has no overruns and delivers more, then
+// bisects between the last good and the first failing interval, and
 // returns the best run without overruns (and every run measured).
 func Acquisition(ctx context.Context, o AcquisitionOptions) (AcquisitionResult, []AcquisitionResult, error) {
 	o.defaults()
@@ -88,24 +89,51 @@ func Acquisition(ctx context.Context, o AcquisitionOptions) (AcquisitionResult, 
 	}
 	var all []AcquisitionResult
 	var best AcquisitionResult
-	iv := time.Second
-	if o.Interval > 0 {
-		iv = o.Interval
-	}
-	for i := 0; i < 8 && iv >= 10*time.Millisecond; i++ {
+	try := func(iv time.Duration) (AcquisitionResult, bool, error) {
 		r, err := acquisitionRun(ctx, o, iv)
 		if err != nil {
-			return best, all, err
+			return r, false, err
 		}
 		all = append(all, r)
 		if o.Progress != nil {
 			fmt.Fprintf(o.Progress, "interval %-8s samples/s %10.0f overruns %d p99 %.1f ms\n", iv, r.SamplesPerSec, r.Overruns, r.LatencyP99MS)
 		}
-		if r.Overruns > 0 || r.SamplesPerSec < best.SamplesPerSec {
+		ok := r.Overruns == 0 && r.SamplesPerSec >= best.SamplesPerSec
+		if ok {
+			best = r
+		}
+		return r, ok, nil
+	}
+	// Halve the interval from 1s until a run overruns (or delivers less),
+	// then bisect between the last good interval and the failing one.
+	good, bad := time.Duration(0), time.Duration(0)
+	iv := time.Second
+	if o.Interval > 0 {
+		iv = o.Interval
+	}
+	for i := 0; i < 8 && iv >= 10*time.Millisecond; i++ {
+		_, ok, err := try(iv)
+		if err != nil {
+			return best, all, err
+		}
+		if !ok {
+			bad = iv
 			break
 		}
-		best = r
+		good = iv
 		iv /= 2
+	}
+	for i := 0; i < 3 && good > 0 && bad > 0 && good-bad > 5*time.Millisecond; i++ {
+		mid := (good + bad) / 2
+		_, ok, err := try(mid)
+		if err != nil {
+			return best, all, err
+		}
+		if ok {
+			good = mid
+		} else {
+			bad = mid
+		}
 	}
 	return best, all, nil
 }
@@ -269,10 +297,9 @@ func acquisitionRun(ctx context.Context, o AcquisitionOptions, iv time.Duration)
 	cancel()
 	<-done
 
-	var reqs, cycles, over uint64
+	var reqs, over uint64
 	for i := range h1 {
 		reqs += h1[i].Requests - h0[i].Requests
-		cycles += h1[i].Cycles - h0[i].Cycles
 		over += h1[i].Overruns - h0[i].Overruns
 	}
 	n := sink.samples.Load()
@@ -280,8 +307,17 @@ func acquisitionRun(ctx context.Context, o AcquisitionOptions, iv time.Duration)
 	res.Samples = n
 	res.SamplesPerSec = float64(n) / el.Seconds()
 	res.RequestsPerSec = float64(reqs) / el.Seconds()
-	if cycles > 0 {
-		res.RequestsPerCycle = float64(reqs) / float64(cycles)
+	// Requests per cycle: the reads each device's plan makes per cycle (as
+	// planned now, learned limits included), averaged over devices; counting
+	// requests and cycles in the window would miscount cycles cut by its ends.
+	planned := 0
+	for i := range h1 {
+		for _, pc := range h1[i].PollClasses {
+			planned += pc.Reads
+		}
+	}
+	if len(h1) > 0 {
+		res.RequestsPerCycle = float64(planned) / float64(len(h1))
 	}
 	res.NaiveRequestsPerCycle = float64(perDev)
 	res.OptimalRequestsPerCycle = float64(optimalReads(addr, types, o.MaxGap))
