@@ -1,0 +1,33 @@
+package bacnet
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/otlink/otlink/internal/dissect"
+)
+
+// TestSharedCaptures compares, file by file, the confirmed and unconfirmed
+// service counts with tshark's bacapp.confirmed_service and
+// bacapp.unconfirmed_service over the UDP packets of the public captures.
+func TestSharedCaptures(t *testing.T) {
+	for _, f := range sharedFiles(t, "bacnet") {
+		name := filepath.Base(f)
+		ours, bad := ourCounts(t, f, Dissector{})
+		fields := []string{"bacapp.confirmed_service", "bacapp.unconfirmed_service"}
+		ks := []dissect.Counting{dissect.CountFunction, dissect.CountUnconfirmed}
+		// BACnet over Ethernet (LLC, DSAP 0x82) is not UDP: the dissect
+		// contract cannot see it, so compare with tshark's UDP packets and
+		// report the whole-file counts beside.
+		theirs := tsharkCounts(t, f, "udp", fields, ks)
+		if all := tsharkCounts(t, f, "", fields, ks); !all.equal(theirs) {
+			t.Logf("%-45s tshark over all frames (incl. BACnet/Ethernet) %v", name, all)
+		}
+		agree := "agree"
+		if !ours.equal(theirs) {
+			agree = "DIFFER"
+			t.Errorf("%s: ours %v, tshark %v", name, ours, theirs)
+		}
+		t.Logf("%-45s %s (malformed %d) ours %v", name, agree, bad, ours)
+	}
+}

@@ -1,0 +1,24 @@
+package iec104
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/otlink/otlink/internal/dissect"
+)
+
+// TestSharedCaptures compares, file by file, the ASDU type id counts with
+// tshark's iec60870_asdu.typeid over the public captures.
+func TestSharedCaptures(t *testing.T) {
+	for _, f := range sharedFiles(t, "iec104") {
+		name := filepath.Base(f)
+		ours, bad := ourCounts(t, f, Dissector{})
+		theirs := tsharkCounts(t, f, "", []string{"iec60870_asdu.typeid"}, []dissect.Counting{dissect.CountFunction})
+		agree := "agree"
+		if !ours.equal(theirs) {
+			agree = "DIFFER"
+			t.Errorf("%s: ours %v, tshark %v", name, ours, theirs)
+		}
+		t.Logf("%-45s %s (malformed %d) ours %v", name, agree, bad, ours)
+	}
+}
