@@ -1,0 +1,105 @@
+package enip
+
+import (
+	"encoding/binary"
+	"path/filepath"
+	"testing"
+
+	"github.com/otlink/otlink/internal/dissect"
+)
+
+func collect(t *testing.T, name string) (map[dissect.Action]int, map[string]string) {
+	t.Helper()
+	sharedFiles(t, "enip") // skips when the captures are absent
+	acts := map[dissect.Action]int{}
+	id := map[string]string{}
+	replay(t, filepath.Join(sharedPcaps, "enip", name), Dissector{}, func(p *dissect.PDU) {
+		acts[p.Action]++
+		for k, v := range p.Identity {
+			id[k] = v
+		}
+	})
+	return acts, id
+}
+
+func TestSharedActionsAndIdentity(t *testing.T) {
+	for _, c := range []struct {
+		file string
+		want dissect.Action
+	}{
+		{"iti__cip_stop_plc.pcap", dissect.ActStop},
+		{"iti__cip_start_plc.pcap", dissect.ActStart},
+		{"iti__EIP-RemoteModeChangeAttempt.pcap", dissect.ActStop},
+		{"iti__EIP-RebootorRestart.pcap", dissect.ActRestart},
+		{"iti__EIP-SoftwareUpload.pcap", dissect.ActConnect},
+		{"cisa__set_attribute_single_service_cip.pcapng", dissect.ActWrite},
+		{"cisa__enip_cip_example.pcap", dissect.ActRead},
+	} {
+		acts, _ := collect(t, c.file)
+		if acts[c.want] == 0 {
+			t.Errorf("%s: no %v in %v", c.file, c.want, acts)
+		}
+	}
+	_, id := collect(t, "iti__enip_test.pcap")
+	if id["vendor_id"] == "" || id["product"] == "" || id["serial"] == "" || id["revision"] == "" {
+		t.Errorf("ListIdentity identity %v", id)
+	}
+	t.Logf("ListIdentity: %v", id)
+	_, id = collect(t, "iti__EIP-SoftwareUpload.pcap")
+	if id["vendor"] == "" || id["product"] == "" {
+		t.Errorf("Get_Attributes_All identity %v", id)
+	}
+	t.Logf("Identity object: %v", id)
+}
+
+// A Multiple Service Packet inside an Unconnected Send, split across
+// segments, yields each service once, with paths.
+func TestNestedServices(t *testing.T) {
+	get := []byte{0x0E, 0x03, 0x20, 0x01, 0x24, 0x01, 0x30, 0x07} // Get_Attribute_Single 1/1/7
+	set := []byte{0x10, 0x03, 0x20, 0x8E, 0x24, 0x01, 0x30, 0x0A, 0x02}
+	msp := []byte{0x0A, 0x02, 0x20, 0x02, 0x24, 0x01, 2, 0, 6, 0, byte(6 + len(get)), 0}
+	msp = append(append(msp, get...), set...)
+	us := []byte{0x52, 0x02, 0x20, 0x06, 0x24, 0x01, 0x0A, 0xF0, byte(len(msp)), 0}
+	us = append(us, msp...)
+	if len(msp)%2 == 1 {
+		us = append(us, 0)
+	}
+	us = append(us, 1, 0, 1, 0) // route path: port 1, slot 0
+	cpfb := []byte{0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0xB2, 0, byte(len(us)), 0}
+	cpfb = append(cpfb, us...)
+	h := make([]byte, encapHeader)
+	binary.LittleEndian.PutUint16(h, cmdSendRRData)
+	binary.LittleEndian.PutUint16(h[2:], uint16(len(cpfb)))
+	frame := append(h, cpfb...)
+	p := Dissector{}.NewParser()
+	var fn []uint32
+	var objs []string
+	emit := func(d *dissect.PDU) {
+		if d.Malformed != "" {
+			t.Fatalf("malformed: %s", d.Malformed)
+		}
+		fn = append(fn, d.Function)
+		for _, o := range d.Objects {
+			objs = append(objs, o.Space)
+		}
+		if d.Function == 0x10 && d.Action != dissect.ActWrite {
+			t.Errorf("set attribute single: action %v", d.Action)
+		}
+	}
+	m := dissect.Meta{Dir: dissect.ToServer, T: dissect.TCP}
+	p.Data(m, frame[:10], emit)
+	p.Data(m, frame[10:30], emit)
+	p.Data(m, frame[30:], emit)
+	want := []uint32{cmdSendRRData, 0x52, 0x0A, 0x0E, 0x10}
+	if len(fn) != len(want) {
+		t.Fatalf("functions %x, want %x", fn, want)
+	}
+	for i := range want {
+		if fn[i] != want[i] {
+			t.Fatalf("functions %x, want %x", fn, want)
+		}
+	}
+	if len(objs) != 4 || objs[2] != "class 1 instance 1" || objs[3] != "class 142 instance 1" {
+		t.Errorf("objects %q", objs)
+	}
+}
