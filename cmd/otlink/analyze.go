@@ -1,0 +1,171 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/otlink/otlink/internal/analyze"
+	"github.com/otlink/otlink/internal/capture"
+	"github.com/otlink/otlink/internal/dissect"
+	_ "github.com/otlink/otlink/internal/dissect/all" // registers every dissector
+	"github.com/otlink/otlink/internal/errcode"
+)
+
+func analyzeCmd() *cobra.Command {
+	var (
+		asJSON bool
+		filter string
+	)
+	c := &cobra.Command{
+		Use:   "analyze [--json] [--bpf FILTER] FILE...",
+		Short: "dissect industrial protocols in pcap/pcapng files and summarise them",
+		Long: `analyze reads capture files (pcap or pcapng), follows every TCP and UDP flow,
+dissects the industrial protocols in them and prints, per file and protocol, the
+PDUs counted by function code. --json prints the summary documented in
+docs/analyze.md. Files that cannot be read are reported and the others analysed.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			if _, err := capture.ParseFilter(filter); err != nil {
+				return usageErr(err)
+			}
+			opts := analyze.Options{Filter: filter}
+			if f, ok := c.ErrOrStderr().(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+				opts.Progress = progressBar(f)
+			}
+			sum, err := analyze.Files(c.Context(), args, opts)
+			out := c.OutOrStdout()
+			if asJSON {
+				b, jerr := json.MarshalIndent(sum, "", "  ")
+				if jerr != nil {
+					return jerr
+				}
+				fmt.Fprintf(out, "%s\n", b)
+			} else {
+				for i := range sum.Files {
+					writeFileSummary(out, &sum.Files[i])
+				}
+			}
+			if err == nil {
+				return nil
+			}
+			// A capture cut short still gave its summary: warn, exit 0.
+			failed := false
+			for _, e := range unjoin(err) {
+				if errcode.Of(e) == errcode.CaptureTruncated {
+					fmt.Fprintln(c.ErrOrStderr(), "otlink: warning:", e)
+					continue
+				}
+				failed = true
+				fmt.Fprintln(c.ErrOrStderr(), "otlink:", e)
+			}
+			if failed {
+				return &exitError{status: 1, err: errcode.New(errcode.CaptureRead, "%d of %d files could not be read completely", countFailed(err), len(args))}
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the machine-readable summary (docs/analyze.md)")
+	c.Flags().StringVar(&filter, "bpf", "", `capture filter, a tcpdump subset: "tcp port 502 and host 10.0.0.5" (docs/analyze.md)`)
+	return c
+}
+
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+func countFailed(err error) int {
+	n := 0
+	for _, e := range unjoin(err) {
+		if errcode.Of(e) != errcode.CaptureTruncated {
+			n++
+		}
+	}
+	return n
+}
+
+// progressBar redraws one line on the terminal, at most every 100 ms.
+func progressBar(w io.Writer) func(analyze.Progress) {
+	var last time.Time
+	start := time.Now()
+	return func(p analyze.Progress) {
+		now := time.Now()
+		if !p.Done && now.Sub(last) < 100*time.Millisecond {
+			return
+		}
+		last = now
+		const width = 30
+		n := min(max(int(p.Fraction*width+0.5), 0), width)
+		rate := float64(p.Packets) / max(now.Sub(start).Seconds(), 1e-9)
+		fmt.Fprintf(w, "\r[%s%s] %3.0f%% file %d/%d %d packets %.0f/s\x1b[K", strings.Repeat("#", n), strings.Repeat(".", width-n),
+			100*p.Fraction, p.Index+1, p.Files, p.Packets, rate)
+		if p.Done {
+			start = now
+			if p.Index+1 == p.Files {
+				fmt.Fprint(w, "\r\x1b[K")
+			}
+		}
+	}
+}
+
+func writeFileSummary(w io.Writer, fs *analyze.FileSummary) {
+	st := fs.Stats
+	fmt.Fprintf(w, "%s: %d packets, %d flows (%d dissected)\n", fs.File, fs.Packets, fs.Flows, st.Dissected)
+	if skipped := st.NotIP + st.OtherL4 + st.Fragments + st.Truncated + st.UnknownLink; skipped > 0 {
+		fmt.Fprintf(w, "  not TCP/UDP: %d (non-IP %d, other IP %d, fragments %d, truncated %d, unknown link %d)\n",
+			skipped, st.NotIP, st.OtherL4, st.Fragments, st.Truncated, st.UnknownLink)
+	}
+	if st.Gaps > 0 || st.Overflows > 0 {
+		fmt.Fprintf(w, "  tcp: %d gaps (%d bytes lost), %d buffer overflows, %d retransmissions\n", st.Gaps, st.GapBytes, st.Overflows, st.Retransmits)
+	}
+	protos := make([]string, 0, len(fs.PDUs))
+	for p := range fs.PDUs {
+		protos = append(protos, p)
+	}
+	sort.Strings(protos)
+	if len(protos) == 0 {
+		fmt.Fprintln(w, "  no industrial protocol PDUs")
+	}
+	for _, p := range protos {
+		c := fs.PDUs[p]
+		mal := ""
+		if n := fs.Malformed[p]; n > 0 {
+			mal = fmt.Sprintf(", %d malformed", n)
+		}
+		fmt.Fprintf(w, "  %-8s %8d PDUs in %d flows%s\n", p, c.Total, fs.ByFlow[p], mal)
+		writeTop(w, fs, p, "function", dissect.CountFunction, c.Functions)
+		writeTop(w, fs, p, "command", dissect.CountCommand, c.Commands)
+		writeTop(w, fs, p, "unconfirmed", dissect.CountUnconfirmed, c.Unconfirmed)
+	}
+}
+
+// writeTop prints the 8 most frequent codes of one map.
+func writeTop(w io.Writer, fs *analyze.FileSummary, proto, label string, k dissect.Counting, m map[uint32]uint64) {
+	type kv struct {
+		code uint32
+		n    uint64
+	}
+	var l []kv
+	for c, n := range m {
+		l = append(l, kv{c, n})
+	}
+	sort.Slice(l, func(i, j int) bool { return l[i].n > l[j].n || l[i].n == l[j].n && l[i].code < l[j].code })
+	for i, e := range l {
+		if i == 8 {
+			fmt.Fprintf(w, "    ... %d more %s codes\n", len(l)-8, label)
+			break
+		}
+		name := fs.Names[proto][analyze.NameKey{Counting: k, Code: e.code}]
+		fmt.Fprintf(w, "    %-11s %6d  %-40s %8d\n", label, e.code, name, e.n)
+	}
+}

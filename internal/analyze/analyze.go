@@ -1,0 +1,253 @@
+package analyze
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"github.com/otlink/otlink/internal/capture"
+	"github.com/otlink/otlink/internal/dissect"
+	"github.com/otlink/otlink/internal/errcode"
+	"github.com/otlink/otlink/internal/flow"
+)
+
+// Observer receives every PDU with its flow (inventory, detections). The
+// PDU is valid only during the call: copy what you keep.
+type Observer interface {
+	PDU(f *flow.Flow, p *dissect.PDU)
+}
+
+// FlowObserver is an Observer that also wants to know when a flow ends
+// (it is found by type assertion).
+type FlowObserver interface {
+	FlowEnd(f *flow.Flow)
+}
+
+// Reporter is an Observer that adds assets and alerts to the summary of a
+// file once the file is read (found by type assertion).
+type Reporter interface {
+	Report(fs *FileSummary)
+}
+
+// Progress is reported while files are read.
+type Progress struct {
+	File     string
+	Index    int // 0-based index of the file in the list
+	Files    int
+	Packets  uint64  // packets of this file so far
+	Bytes    uint64  // bytes on the wire of this file so far
+	Fraction float64 // share of this file read, 0..1
+	Done     bool    // this file is finished
+}
+
+// Options configure a run. The zero value analyses everything with the
+// default flow limits.
+type Options struct {
+	Filter    string                       // capture filter (see capture.ParseFilter)
+	Flow      flow.Config                  // flow table and reassembly limits
+	Progress  func(Progress)               // called about every 64k packets and at the end of each file
+	Observers func(file string) []Observer // made per file
+}
+
+// Summary is the JSON document of `otlink analyze --json`.
+type Summary struct {
+	Files []FileSummary `json:"files"`
+}
+
+// FileSummary is the summary of one file.
+type FileSummary struct {
+	File    string                  `json:"file"`
+	Packets uint64                  `json:"packets"`
+	Flows   uint64                  `json:"flows"`
+	PDUs    map[string]*ProtoCounts `json:"pdus"`
+	Assets  []any                   `json:"assets"`
+	Alerts  []any                   `json:"alerts"`
+
+	Stats     flow.Stats                    `json:"-"` // decoder, flow and reassembly counters
+	Bytes     uint64                        `json:"-"` // bytes on the wire
+	Names     map[string]map[NameKey]string `json:"-"` // function names seen, per protocol
+	Malformed map[string]uint64             `json:"-"` // malformed PDUs per protocol
+	ByFlow    map[string]uint64             `json:"-"` // flows per protocol ("" for none)
+}
+
+// NameKey names a code in one of the maps of a protocol.
+type NameKey struct {
+	Counting dissect.Counting
+	Code     uint32
+}
+
+// ProtoCounts counts the PDUs of one protocol. Total counts every PDU the
+// dissector emitted except EtherNet/IP encapsulation commands; Functions
+// counts CODE (see docs/analyze.md), Commands the EtherNet/IP
+// encapsulation commands and Unconfirmed the BACnet unconfirmed services.
+type ProtoCounts struct {
+	Total       uint64            `json:"total"`
+	Functions   map[uint32]uint64 `json:"functions"`
+	Commands    map[uint32]uint64 `json:"commands,omitempty"`
+	Unconfirmed map[uint32]uint64 `json:"unconfirmed,omitempty"`
+}
+
+// Add counts one PDU.
+func (c *ProtoCounts) Add(counting dissect.Counting, code uint32) {
+	switch counting {
+	case dissect.CountFunction:
+		c.Total++
+		c.Functions[code]++
+	case dissect.CountCommand:
+		if c.Commands == nil {
+			c.Commands = map[uint32]uint64{}
+		}
+		c.Commands[code]++
+	case dissect.CountUnconfirmed:
+		c.Total++
+		if c.Unconfirmed == nil {
+			c.Unconfirmed = map[uint32]uint64{}
+		}
+		c.Unconfirmed[code]++
+	default:
+		c.Total++
+	}
+}
+
+func newCounts() *ProtoCounts { return &ProtoCounts{Functions: map[uint32]uint64{}} }
+
+// Files analyses each file in turn. A file that cannot be opened or read
+// is reported in the returned error (errors.Join of coded errors) and the
+// others are still analysed; a file damaged or cut short after its header
+// keeps the summary of what was read.
+func Files(ctx context.Context, paths []string, opts Options) (Summary, error) {
+	sum := Summary{Files: []FileSummary{}}
+	var errs []error
+	for i, p := range paths {
+		if err := ctx.Err(); err != nil {
+			return sum, err
+		}
+		fs, err := file(ctx, p, i, len(paths), opts)
+		if err != nil {
+			errs = append(errs, err)
+			if c := errcode.Of(err); c == errcode.CaptureOpen || c == errcode.CaptureFormat || c == errcode.CaptureFilter {
+				continue
+			}
+			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+				return sum, errors.Join(errs...)
+			}
+		}
+		sum.Files = append(sum.Files, fs)
+	}
+	return sum, errors.Join(errs...)
+}
+
+// File analyses one file.
+func File(ctx context.Context, path string, opts Options) (FileSummary, error) {
+	return file(ctx, path, 0, 1, opts)
+}
+
+// handler is the flow.Handler of one file.
+type handler struct {
+	fs   *FileSummary
+	obs  []Observer
+	fobs []FlowObserver
+	last string
+	cnt  *ProtoCounts
+}
+
+func (h *handler) PDU(f *flow.Flow, p *dissect.PDU) {
+	if p.Proto != h.last || h.cnt == nil {
+		h.cnt = h.fs.PDUs[p.Proto]
+		if h.cnt == nil {
+			h.cnt = newCounts()
+			h.fs.PDUs[p.Proto] = h.cnt
+		}
+		h.last = p.Proto
+	}
+	h.cnt.Add(p.Counting, p.Function)
+	if p.Malformed != "" {
+		h.fs.Malformed[p.Proto]++
+	}
+	if p.Name != "" && p.Counting != dissect.CountNone {
+		names := h.fs.Names[p.Proto]
+		if names == nil {
+			names = map[NameKey]string{}
+			h.fs.Names[p.Proto] = names
+		}
+		k := NameKey{p.Counting, p.Function}
+		if _, ok := names[k]; !ok {
+			names[k] = p.Name
+		}
+	}
+	for _, o := range h.obs {
+		o.PDU(f, p)
+	}
+}
+
+func (h *handler) FlowEnd(f *flow.Flow) {
+	h.fs.ByFlow[f.Proto]++
+	for _, o := range h.fobs {
+		o.FlowEnd(f)
+	}
+}
+
+const progressEvery = 1 << 16
+
+func file(ctx context.Context, path string, idx, n int, opts Options) (FileSummary, error) {
+	fs := FileSummary{File: path, PDUs: map[string]*ProtoCounts{}, Assets: []any{}, Alerts: []any{},
+		Names: map[string]map[NameKey]string{}, Malformed: map[string]uint64{}, ByFlow: map[string]uint64{}}
+	filter, err := capture.ParseFilter(opts.Filter)
+	if err != nil {
+		return fs, err
+	}
+	src, err := capture.OpenFile(path)
+	if err != nil {
+		return fs, err
+	}
+	defer src.Close()
+	h := &handler{fs: &fs}
+	if opts.Observers != nil {
+		h.obs = opts.Observers(path)
+		for _, o := range h.obs {
+			if fo, ok := o.(FlowObserver); ok {
+				h.fobs = append(h.fobs, fo)
+			}
+		}
+	}
+	t := flow.NewTable(opts.Flow, h)
+	var frame uint64
+	var rerr error
+	for {
+		data, ci, err := src.Next()
+		if err != nil {
+			if err != io.EOF {
+				rerr = err
+			}
+			break
+		}
+		frame++
+		if filter != nil && !filter.Match(data, ci.Link) {
+			continue
+		}
+		fs.Packets++
+		fs.Bytes += uint64(ci.Len)
+		t.Packet(data, ci, frame)
+		if frame%progressEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				rerr = err
+				break
+			}
+			if opts.Progress != nil {
+				opts.Progress(Progress{File: path, Index: idx, Files: n, Packets: fs.Packets, Bytes: fs.Bytes, Fraction: src.Fraction()})
+			}
+		}
+	}
+	t.Flush()
+	fs.Stats = t.Stats()
+	fs.Flows = fs.Stats.Flows
+	for _, o := range h.obs {
+		if r, ok := o.(Reporter); ok {
+			r.Report(&fs)
+		}
+	}
+	if opts.Progress != nil {
+		opts.Progress(Progress{File: path, Index: idx, Files: n, Packets: fs.Packets, Bytes: fs.Bytes, Fraction: 1, Done: true})
+	}
+	return fs, rerr
+}

@@ -1,0 +1,448 @@
+package flow
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/otlink/otlink/internal/capture"
+	"github.com/otlink/otlink/internal/dissect"
+)
+
+// Config bounds the table. Zero fields take the defaults.
+type Config struct {
+	MaxFlows      int           // flows tracked at once; the least recently seen is evicted beyond it (default 262144)
+	Idle          time.Duration // a flow with no packet for this long ends (default 5 min)
+	Linger        time.Duration // a TCP flow closed by FIN/RST stays this long for stray packets (default 10 s)
+	MaxFlowBuffer int           // out-of-order bytes buffered per TCP direction (default 256 KiB)
+	MaxBuffer     int           // out-of-order bytes buffered over all flows (default 64 MiB)
+	MaxSegments   int           // out-of-order segments per TCP direction (default 256)
+}
+
+func (c *Config) defaults() {
+	if c.MaxFlows <= 0 {
+		c.MaxFlows = 1 << 18
+	}
+	if c.Idle <= 0 {
+		c.Idle = 5 * time.Minute
+	}
+	if c.Linger <= 0 {
+		c.Linger = 10 * time.Second
+	}
+	if c.MaxFlowBuffer <= 0 {
+		c.MaxFlowBuffer = 256 << 10
+	}
+	if c.MaxBuffer <= 0 {
+		c.MaxBuffer = 64 << 20
+	}
+	if c.MaxSegments <= 0 {
+		c.MaxSegments = 256
+	}
+}
+
+// Handler receives what the table produces. The PDU is valid only during
+// the call (dissectors reuse it); the Flow stays valid until FlowEnd
+// returns.
+type Handler interface {
+	PDU(f *Flow, p *dissect.PDU)
+	FlowEnd(f *Flow)
+}
+
+// End says why a flow ended.
+type End uint8
+
+const (
+	Open    End = iota // still in the table
+	Closed             // TCP FIN both ways or RST
+	Idle               // no packet for Config.Idle
+	Evicted            // pushed out by the table's size bound
+	Flushed            // end of input
+)
+
+var endNames = [...]string{"open", "closed", "idle", "evicted", "flushed"}
+
+func (e End) String() string { return endNames[e] }
+
+// Key identifies a flow: the two endpoints in a canonical order, the
+// transport and the VLAN tags.
+type Key struct {
+	A, B   [16]byte
+	PA, PB uint16
+	Proto  uint8
+	IPv    uint8
+	VLAN   [2]uint16
+}
+
+// Flow is one conversation and its counters. Direction index 0 is client
+// to server (dissect.ToServer), 1 server to client.
+type Flow struct {
+	ID             uint64
+	Key            Key
+	T              dissect.Transport
+	Client, Server netip.AddrPort
+	VLAN           uint16 // outer VLAN id, 0 when untagged
+	Proto          string // the dissector's protocol, "" when none matched
+	First, Last    int64  // capture times, Unix ns
+	Packets        [2]uint64
+	Bytes          [2]uint64 // payload bytes
+	PDUs           uint64
+	Gaps           uint64 // holes in the TCP byte streams
+	End            End
+
+	// User is free for the handler (e.g. per-flow state of an observer).
+	User any
+
+	clientIsA bool
+	d         dissect.Dissector
+	parser    dissect.Parser
+	probed    bool
+	oriented  bool // orientation from a SYN, a port or the first packet
+	fin       [2]bool
+	closedAt  int64
+	st        [2]stream
+	prev      *Flow
+	next      *Flow
+}
+
+// Stats counts what the table saw.
+type Stats struct {
+	Frames      uint64 // frames given to Packet
+	NotIP       uint64
+	OtherL4     uint64
+	Fragments   uint64
+	Truncated   uint64
+	UnknownLink uint64
+	Flows       uint64 // flows created
+	Dissected   uint64 // flows with a dissector
+	Evicted     uint64
+	Expired     uint64
+	Retransmits uint64 // TCP segments carrying only bytes already delivered
+	OutOfOrder  uint64 // TCP segments buffered
+	Gaps        uint64 // holes skipped (Parser.Gap calls)
+	GapBytes    uint64
+	Overflows   uint64 // gaps forced by a full buffer
+	Buffered    int    // out-of-order bytes held now
+}
+
+// Table is a flow table. It is not safe for concurrent use: one table per
+// capture goroutine.
+type Table struct {
+	cfg     Config
+	h       Handler
+	flows   map[Key]*Flow
+	head    *Flow // most recently seen
+	tail    *Flow
+	closedQ []*Flow
+	now     int64
+	sweep   int64
+	nextID  uint64
+	stats   Stats
+	pkt     Packet
+	ports   map[dissect.Port]dissect.Dissector
+	probes  []dissect.Dissector
+	cur     *Flow
+	emitFn  func(*dissect.PDU)
+	meta    dissect.Meta
+}
+
+// NewTable returns a table that gives flows to the dissectors registered
+// now and their output to h.
+func NewTable(cfg Config, h Handler) *Table {
+	cfg.defaults()
+	t := &Table{cfg: cfg, h: h, flows: make(map[Key]*Flow, 1024), ports: map[dissect.Port]dissect.Dissector{}}
+	for _, d := range dissect.All() {
+		for _, p := range d.Ports() {
+			if _, dup := t.ports[p]; !dup {
+				t.ports[p] = d
+			}
+		}
+		t.probes = append(t.probes, d)
+	}
+	t.emitFn = t.emit
+	return t
+}
+
+// Stats returns the counters so far.
+func (t *Table) Stats() Stats { return t.stats }
+
+// Len is the number of flows in the table.
+func (t *Table) Len() int { return len(t.flows) }
+
+// Packet decodes one frame (frame is its 1-based number in the capture)
+// and runs it through its flow.
+func (t *Table) Packet(data []byte, ci capture.Info, frame uint64) {
+	t.stats.Frames++
+	if ci.Time > t.now {
+		t.now = ci.Time
+	}
+	p := &t.pkt
+	switch Decode(data, ci.Link, p) {
+	case OK:
+	case NotIP:
+		t.stats.NotIP++
+		return
+	case OtherL4:
+		t.stats.OtherL4++
+		return
+	case Fragment:
+		t.stats.Fragments++
+		return
+	case Truncated:
+		t.stats.Truncated++
+		return
+	case UnknownLink:
+		t.stats.UnknownLink++
+		return
+	}
+	if t.now-t.sweep >= int64(time.Second) {
+		t.expire()
+		t.sweep = t.now
+	}
+	var k Key
+	k.Proto, k.IPv, k.VLAN = p.Proto, p.IPv, p.VLAN
+	fromA := lessEP(&p.Src, p.SrcPort, &p.Dst, p.DstPort)
+	if fromA {
+		k.A, k.PA, k.B, k.PB = p.Src, p.SrcPort, p.Dst, p.DstPort
+	} else {
+		k.A, k.PA, k.B, k.PB = p.Dst, p.DstPort, p.Src, p.SrcPort
+	}
+	f := t.flows[k]
+	if f != nil && f.End == Closed && p.Flags&(SYN|ACK) == SYN {
+		// A new connection on the same 4-tuple after a close.
+		t.remove(f)
+		f = nil
+	}
+	if f == nil {
+		f = t.newFlow(&k, p, fromA)
+	} else {
+		t.touch(f)
+	}
+	f.Last = ci.Time
+	if !f.probed && len(p.Payload) > 0 && f.End != Closed {
+		t.probe(f, fromA, p.Payload)
+	}
+	dir := dissect.ToClient
+	if fromA == f.clientIsA {
+		dir = dissect.ToServer
+	}
+	f.Packets[dir]++
+	f.Bytes[dir] += uint64(len(p.Payload))
+	t.meta = dissect.Meta{Time: ci.Time, Frame: frame, Dir: dir, T: f.T}
+	if f.End == Closed {
+		return
+	}
+	t.cur = f
+	if f.T == dissect.UDP {
+		if len(p.Payload) > 0 {
+			t.deliver(f, dir, p.Payload)
+		}
+		return
+	}
+	t.tcp(f, dir, p)
+}
+
+func lessEP(a *[16]byte, pa uint16, b *[16]byte, pb uint16) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return a[i] < b[i]
+		}
+	}
+	return pa <= pb
+}
+
+func addrPort(ipv uint8, a *[16]byte, port uint16) netip.AddrPort {
+	if ipv == 4 {
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte(a[:4])), port)
+	}
+	return netip.AddrPortFrom(netip.AddrFrom16(*a), port)
+}
+
+func (t *Table) newFlow(k *Key, p *Packet, fromA bool) *Flow {
+	if len(t.flows) >= t.cfg.MaxFlows && t.tail != nil {
+		t.stats.Evicted++
+		t.finish(t.tail, Evicted)
+	}
+	t.nextID++
+	t.stats.Flows++
+	f := &Flow{ID: t.nextID, Key: *k, First: t.now, T: dissect.UDP}
+	if p.Proto == 6 {
+		f.T = dissect.TCP
+	}
+	if p.VLAN[0] != 0 {
+		f.VLAN = p.VLAN[0] - 1
+	}
+	// Orientation: a SYN names the client, a SYN-ACK the server; else a
+	// dissector's port is the server; else a port below 1024 facing one
+	// above; else the sender of the first packet is the client.
+	srcIsClient := true
+	switch {
+	case f.T == dissect.TCP && p.Flags&(SYN|ACK) == SYN:
+		f.oriented = true
+	case f.T == dissect.TCP && p.Flags&(SYN|ACK) == SYN|ACK:
+		srcIsClient, f.oriented = false, true
+	default:
+		dd, ds := t.ports[dissect.Port{T: f.T, Port: p.DstPort}], t.ports[dissect.Port{T: f.T, Port: p.SrcPort}]
+		switch {
+		case dd != nil:
+		case ds != nil:
+			srcIsClient = false
+		case p.SrcPort < 1024 && p.DstPort >= 1024:
+			srcIsClient = false
+		}
+	}
+	f.clientIsA = srcIsClient == fromA
+	if srcIsClient {
+		f.Client, f.Server = addrPort(p.IPv, &p.Src, p.SrcPort), addrPort(p.IPv, &p.Dst, p.DstPort)
+	} else {
+		f.Client, f.Server = addrPort(p.IPv, &p.Dst, p.DstPort), addrPort(p.IPv, &p.Src, p.SrcPort)
+	}
+	if d := t.ports[dissect.Port{T: f.T, Port: f.Server.Port()}]; d != nil {
+		t.attach(f, d)
+	} else if d := t.ports[dissect.Port{T: f.T, Port: f.Client.Port()}]; d != nil && f.Client.Port() != f.Server.Port() {
+		t.attach(f, d)
+	}
+	t.flows[*k] = f
+	t.pushFront(f)
+	return f
+}
+
+func (t *Table) attach(f *Flow, d dissect.Dissector) {
+	f.d, f.Proto, f.parser, f.probed = d, d.Proto(), d.NewParser(), true
+	t.stats.Dissected++
+}
+
+// probe looks for a dissector on a flow's first payload when no port
+// matched. A matching probe names the sender the client unless a SYN
+// already did; with a SYN, only the client's first payload is probed.
+func (t *Table) probe(f *Flow, fromA bool, b []byte) {
+	senderIsClient := fromA == f.clientIsA
+	if f.oriented && !senderIsClient {
+		return
+	}
+	f.probed = true
+	for _, d := range t.probes {
+		if !d.Probe(f.T, b) {
+			continue
+		}
+		if !senderIsClient {
+			f.clientIsA = !f.clientIsA
+			f.Client, f.Server = f.Server, f.Client
+			f.Packets[0], f.Packets[1] = f.Packets[1], f.Packets[0]
+			f.Bytes[0], f.Bytes[1] = f.Bytes[1], f.Bytes[0]
+			f.st[0], f.st[1] = f.st[1], f.st[0]
+			f.fin[0], f.fin[1] = f.fin[1], f.fin[0]
+		}
+		t.attach(f, d)
+		return
+	}
+}
+
+// deliver hands in-order bytes to the flow's parser.
+func (t *Table) deliver(f *Flow, dir dissect.Dir, b []byte) {
+	if f.parser == nil {
+		return
+	}
+	t.meta.Dir = dir
+	f.parser.Data(t.meta, b, t.emitFn)
+}
+
+func (t *Table) emit(p *dissect.PDU) {
+	t.cur.PDUs++
+	t.h.PDU(t.cur, p)
+}
+
+// touch moves f to the front of the LRU list.
+func (t *Table) touch(f *Flow) {
+	if t.head == f {
+		return
+	}
+	t.unlink(f)
+	t.pushFront(f)
+}
+
+func (t *Table) pushFront(f *Flow) {
+	f.prev, f.next = nil, t.head
+	if t.head != nil {
+		t.head.prev = f
+	}
+	t.head = f
+	if t.tail == nil {
+		t.tail = f
+	}
+}
+
+func (t *Table) unlink(f *Flow) {
+	if f.prev != nil {
+		f.prev.next = f.next
+	} else {
+		t.head = f.next
+	}
+	if f.next != nil {
+		f.next.prev = f.prev
+	} else {
+		t.tail = f.prev
+	}
+	f.prev, f.next = nil, nil
+}
+
+// close ends f's dissection (FIN both ways or RST); the flow stays in the
+// table for Config.Linger so that late packets do not start a new flow.
+func (t *Table) close(f *Flow) {
+	t.flush(f)
+	f.End = Closed
+	f.closedAt = t.now
+	t.closedQ = append(t.closedQ, f)
+	t.h.FlowEnd(f)
+}
+
+// finish ends f for reason e and removes it.
+func (t *Table) finish(f *Flow, e End) {
+	if f.End != Closed {
+		t.flush(f)
+		f.End = e
+		t.h.FlowEnd(f)
+	}
+	t.remove(f)
+}
+
+func (t *Table) remove(f *Flow) {
+	t.unlink(f)
+	if t.flows[f.Key] == f {
+		delete(t.flows, f.Key)
+	}
+	for d := range f.st {
+		t.stats.Buffered -= f.st[d].buffered
+		f.st[d].buffered, f.st[d].ooo = 0, nil
+	}
+}
+
+// expire ends flows idle for longer than Config.Idle and drops closed
+// flows older than Config.Linger.
+func (t *Table) expire() {
+	for t.tail != nil && t.now-t.tail.Last > int64(t.cfg.Idle) {
+		if t.tail.End != Closed {
+			t.stats.Expired++
+		}
+		t.finish(t.tail, Idle)
+	}
+	i := 0
+	for ; i < len(t.closedQ) && t.now-t.closedQ[i].closedAt > int64(t.cfg.Linger); i++ {
+		f := t.closedQ[i]
+		if t.flows[f.Key] == f {
+			t.remove(f)
+		}
+	}
+	if i > 0 {
+		n := copy(t.closedQ, t.closedQ[i:])
+		clear(t.closedQ[n:])
+		t.closedQ = t.closedQ[:n]
+	}
+}
+
+// Flush ends every flow, as at the end of a file: buffered out-of-order
+// bytes are delivered after a gap.
+func (t *Table) Flush() {
+	for t.tail != nil {
+		t.finish(t.tail, Flushed)
+	}
+	t.closedQ = t.closedQ[:0]
+}
