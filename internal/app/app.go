@@ -16,6 +16,7 @@ import (
 	"github.com/otlink/otlink/internal/bus"
 	"github.com/otlink/otlink/internal/config"
 	"github.com/otlink/otlink/internal/errcode"
+	"github.com/otlink/otlink/internal/historian"
 	"github.com/otlink/otlink/internal/historian/store"
 	"github.com/otlink/otlink/internal/integrity"
 	"github.com/otlink/otlink/internal/model"
@@ -211,12 +212,15 @@ func (a *App) History() *History { return a.hist }
 // startHistorian opens the historian and starts its ingest from the bus
 // and, with an integrity log, the checkpoint signer.
 func (a *App) startHistorian(ctx context.Context, opts Options) error {
-	h, err := OpenHistory(ctx, a.cfg.Data, a.cfg.Historian, HistoryOptions{Log: LogWrite, MaxChunkSamples: opts.MaxChunkSamples, Logger: a.log})
+	h, err := OpenHistory(ctx, a.cfg.Data, a.cfg.Historian, HistoryOptions{Log: LogWrite, MaxChunkSamples: opts.MaxChunkSamples, Logger: a.log, Config: a.cfg})
 	if err != nil {
 		return err
 	}
 	a.hist = h
 	hctx, cancel := context.WithCancel(context.Background())
+	// Retention and rollups run until History.Close, which waits for them
+	// before the store closes.
+	h.Start(hctx)
 	a.histCancel = cancel
 	a.histDone = make(chan struct{})
 	var wg sync.WaitGroup
@@ -224,10 +228,12 @@ func (a *App) startHistorian(ctx context.Context, opts Options) error {
 	go func() {
 		defer wg.Done()
 		var err error
-		if h.Embedded != nil {
+		if h.Embedded != nil && h.Writer == historian.Writer(h.Embedded) {
 			err = store.Ingest(hctx, a.bus, h.Embedded, HistorianDurable)
 		} else {
-			err = ingestInto(hctx, a.bus.ConsumeSamples, h.Store, HistorianDurable)
+			// Lossy tags (or another backend): the same acknowledge-
+			// after-write loop through h.Writer.
+			err = ingestInto(hctx, a.bus.ConsumeSamples, h.Writer, HistorianDurable)
 		}
 		if err != nil {
 			a.log.Error("historian ingest stopped", "code", errcode.Of(err).String(), "err", err)

@@ -6,15 +6,19 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/otlink/otlink/internal/config"
 	"github.com/otlink/otlink/internal/errcode"
 	"github.com/otlink/otlink/internal/historian"
+	"github.com/otlink/otlink/internal/historian/agg"
 	"github.com/otlink/otlink/internal/historian/chunk"
+	"github.com/otlink/otlink/internal/historian/lossy"
 	"github.com/otlink/otlink/internal/historian/pg"
 	"github.com/otlink/otlink/internal/historian/query"
 	"github.com/otlink/otlink/internal/historian/store"
@@ -40,6 +44,11 @@ type HistoryOptions struct {
 	// so that a short run has sealed, verifiable chunks.
 	MaxChunkSamples int
 	Logger          *slog.Logger
+	// Config gives the tags' types (rollups step non-float tags) and
+	// lossy settings; nil means none are known.
+	Config *config.Config
+	// RollupEvery is the period of the rollup passes Start runs (0: 15s).
+	RollupEvery time.Duration
 }
 
 // LogMode says how OpenHistory opens the integrity log.
@@ -59,7 +68,62 @@ type History struct {
 	Embedded *store.Store   // nil for postgres
 	Log      *integrity.Log // nil for postgres or LogNone
 	Query    *query.Engine
-	cfg      config.Historian
+	// Writer is what ingest writes to: Store, behind a LossyWriter when
+	// some tags have lossy settings.
+	Writer historian.Writer
+	cfg    config.Historian
+	opts   HistoryOptions
+	lossy  *LossyWriter
+	// Background retention and rollups (Start), stopped by Close.
+	bgCancel context.CancelFunc
+	bgDone   sync.WaitGroup
+}
+
+// RetentionActor is who the integrity log names for the purges the
+// running otlink makes.
+const RetentionActor = "otlink retention"
+
+// tagInfo is what the historian needs to know of a configured tag.
+type tagInfo struct {
+	typ   model.Type
+	lossy lossy.Settings
+}
+
+// tagInfos maps the tag paths of c to their types and lossy settings.
+func tagInfos(c *config.Config) map[string]tagInfo {
+	out := map[string]tagInfo{}
+	if c == nil {
+		return out
+	}
+	add := func(segs []string, m config.Machine) {
+		for _, t := range m.Tags {
+			ti := tagInfo{}
+			ti.typ, _ = model.ParseType(t.Type)
+			if t.Lossy != nil {
+				ti.lossy = *t.Lossy
+			}
+			p := t.Path
+			if p == "" { // a config built in code, without Defaults
+				p = model.JoinPath(append(append([]string{c.Plant.Enterprise}, segs...), m.Name, t.Name)...)
+			}
+			out[p] = ti
+		}
+	}
+	for _, site := range c.Plant.Sites {
+		for _, area := range site.Areas {
+			for _, line := range area.Lines {
+				for _, m := range line.Machines {
+					add([]string{site.Name, area.Name, line.Name}, m)
+				}
+				for _, cell := range line.Cells {
+					for _, m := range cell.Machines {
+						add([]string{site.Name, area.Name, line.Name, cell.Name}, m)
+					}
+				}
+			}
+		}
+	}
+	return out
 }
 
 // OpenHistory opens the historian configured by h in dataDir. With the
@@ -70,7 +134,8 @@ func OpenHistory(ctx context.Context, dataDir string, h config.Historian, o Hist
 	if log == nil {
 		log = slog.Default()
 	}
-	hs := &History{cfg: h}
+	hs := &History{cfg: h, opts: o}
+	infos := tagInfos(o.Config)
 	switch h.Backend {
 	case config.HistorianPostgres:
 		st, err := pg.Open(ctx, h.DSN, pg.Options{})
@@ -79,7 +144,16 @@ func OpenHistory(ctx context.Context, dataDir string, h config.Historian, o Hist
 		}
 		hs.Store = st
 	case config.HistorianEmbedded, "":
-		sopts := store.Options{TimePrecision: h.TimePrecision.D(), MaxSamples: o.MaxChunkSamples, Logger: log}
+		sopts := store.Options{TimePrecision: h.TimePrecision.D(), MaxSamples: o.MaxChunkSamples, Logger: log,
+			Retention: retentionRules(h.Retention),
+			Rollup: store.RollupOptions{Enable: h.Rollups == nil || *h.Rollups, AggOptions: func(tag string) agg.Options {
+				// Floats are interpolated, everything else steps, as the
+				// query layer does; a tag not in the config goes by its
+				// samples' types (agg steps non-floats anyway).
+				ti, ok := infos[tag]
+				return agg.Options{Stepped: ok && ti.typ != model.TypeInvalid && !ti.typ.IsFloat()}
+			}},
+		}
 		if h.Sync == "always" {
 			sopts.Sync = store.SyncAlways
 		}
@@ -108,9 +182,120 @@ func OpenHistory(ctx context.Context, dataDir string, h config.Historian, o Hist
 	default:
 		return nil, errcode.New(errcode.APIHistoryOff, "historian backend %q keeps no history", h.Backend)
 	}
-	hs.Query = query.New(hs.Store, query.Config{})
+	settings := map[string]lossy.Settings{}
+	for tag, ti := range infos {
+		if !ti.lossy.IsZero() {
+			settings[tag] = ti.lossy
+		}
+	}
+	hs.Writer = hs.Store
+	if len(settings) > 0 {
+		hs.lossy = NewLossyWriter(hs.Store, settings)
+		hs.Writer = hs.lossy
+	}
+	qc := query.Config{TagInfo: func(tag string) (lossy.Settings, bool) {
+		s, ok := settings[tag]
+		return s, ok
+	}}
+	var reader historian.Reader = hs.Store
+	if hs.Embedded != nil {
+		qc.RawKept = rawKept(h.Retention)
+		if h.Rollups == nil || *h.Rollups {
+			reader = rollupReader{hs.Embedded}
+		}
+	}
+	hs.Query = query.New(reader, qc)
 	return hs, nil
 }
+
+// retentionRules converts the config's rules to the store's.
+func retentionRules(rs []config.RetentionRule) []store.RetentionRule {
+	out := make([]store.RetentionRule, len(rs))
+	for i, r := range rs {
+		out[i] = store.RetentionRule{Name: r.Name, Match: r.Match, Raw: r.Raw.D(), Rollup1m: r.Rollup1m.D(), Rollup1h: r.Rollup1h.D()}
+	}
+	return out
+}
+
+// rawKept returns how long the raw samples of a tag are kept (0: forever),
+// by the first matching rule as the store applies them.
+func rawKept(rs []config.RetentionRule) func(tag string) time.Duration {
+	return func(tag string) time.Duration {
+		for _, r := range rs {
+			if r.Match == "" {
+				return r.Raw.D()
+			}
+			if ok, _ := path.Match(r.Match, tag); ok {
+				return r.Raw.D()
+			}
+		}
+		return 0
+	}
+}
+
+// rollupReader gives the query layer the embedded store's rollups in its
+// own row type (query must not import the store).
+type rollupReader struct{ *store.Store }
+
+func (r rollupReader) Rollups(ctx context.Context, tag, level string, from, to int64) ([]query.RollupRow, error) {
+	rows, err := r.Store.Rollups(ctx, tag, level, from, to)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]query.RollupRow, len(rows))
+	for i, x := range rows {
+		out[i] = query.RollupRow{Start: x.Start, End: x.End, Status: x.Status, Samples: x.Samples, Count: x.Count,
+			Min: x.Min, Max: x.Max, MinTime: x.MinTime, MaxTime: x.MaxTime, First: x.First, Last: x.Last,
+			FirstTime: x.FirstTime, LastTime: x.LastTime, Sum: x.Sum, Total: x.Total, StdDevPopulation: x.StdDevPopulation,
+			PercentGood: x.PercentGood, DurationGood: x.DurationGood, Transitions: x.Transitions}
+	}
+	return out, nil
+}
+
+// Start runs the embedded store's retention purges (every
+// retention_interval, as RetentionActor) and rollup passes until Close.
+// It does nothing for other backends or without a writable integrity log
+// (a purge must be recorded).
+func (h *History) Start(ctx context.Context) {
+	if h.Embedded == nil || h.opts.Log != LogWrite || h.bgCancel != nil {
+		return
+	}
+	log := h.opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	ctx, h.bgCancel = context.WithCancel(ctx)
+	if len(h.cfg.Retention) > 0 {
+		every := h.cfg.RetentionInterval.D()
+		if every <= 0 {
+			every = config.DefaultRetentionInterval.D()
+		}
+		h.bgDone.Add(1)
+		go func() {
+			defer h.bgDone.Done()
+			if err := h.Embedded.RunRetention(ctx, every, RetentionActor); err != nil {
+				log.Error("historian retention stopped", "code", errcode.Of(err).String(), "err", err)
+			}
+		}()
+	}
+	if h.cfg.Rollups == nil || *h.cfg.Rollups {
+		every := h.opts.RollupEvery
+		if every <= 0 {
+			every = defaultRollupEvery
+		}
+		h.bgDone.Add(1)
+		go func() {
+			defer h.bgDone.Done()
+			if err := h.Embedded.RunRollups(ctx, every); err != nil {
+				log.Error("historian rollups stopped", "code", errcode.Of(err).String(), "err", err)
+			}
+		}()
+	}
+}
+
+// defaultRollupEvery is how often rollup passes run: well inside the
+// store's one-minute lateness, so rows follow the data closely.
+const defaultRollupEvery = 15 * time.Second
 
 // isLocked recognises pebble's refusal to open a database that another
 // process (or this one) holds.
@@ -125,9 +310,22 @@ func HasHistory(dataDir string) bool {
 	return err == nil
 }
 
-// Close closes the store, then the integrity log.
+// Close stops retention and rollups and waits for them, writes the
+// samples the lossy filters hold, and closes the store, then the
+// integrity log. Call it after ingest stopped.
 func (h *History) Close() error {
 	var errs []error
+	if h.bgCancel != nil {
+		h.bgCancel()
+		h.bgDone.Wait()
+	}
+	if h.lossy != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := h.lossy.Flush(ctx); err != nil {
+			errs = append(errs, err)
+		}
+		cancel()
+	}
 	if h.Store != nil {
 		errs = append(errs, h.Store.Close())
 	}

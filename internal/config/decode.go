@@ -16,6 +16,7 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 
 	"github.com/otlink/otlink/internal/errcode"
+	"github.com/otlink/otlink/internal/historian/lossy"
 )
 
 // pos is a line:column place in the file.
@@ -355,7 +356,14 @@ func fieldsOf(t reflect.Type) []field {
 	return out
 }
 
-var durationType = reflect.TypeFor[Duration]()
+var (
+	durationType      = reflect.TypeFor[Duration]()
+	lossyDurationType = reflect.TypeFor[lossy.Duration]()
+)
+
+// isDuration reports whether t is written as "5s": config's Duration or
+// lossy's, which lossy declares itself to avoid an import cycle.
+func isDuration(t reflect.Type) bool { return t == durationType || t == lossyDurationType }
 
 func isNull(n *yaml.Node) bool {
 	return n == nil || n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
@@ -388,7 +396,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, yp *ypath) {
 		return // an empty value leaves the zero value; required checks come later
 	}
 	t := v.Type()
-	if t == durationType {
+	if isDuration(t) {
 		d.decodeDuration(n, v, yp, at)
 		return
 	}

@@ -61,9 +61,29 @@ func parseDuration(s string) (Duration, error) {
 		}
 		return 0, fmt.Errorf("duration %q has no unit: write %ss or %sms: %w", s, s, s, errNoUnit)
 	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("invalid duration %q: write e.g. 100ms, 5s or 1m30s", s)
+	// Days ("90d", "1d12h") are read here: retention periods are written
+	// in days, and Go's ParseDuration stops at hours.
+	bad := fmt.Errorf("invalid duration %q: write e.g. 100ms, 5s, 1m30s or 90d", s)
+	neg := strings.HasPrefix(s, "-")
+	rest := strings.TrimPrefix(s, "-")
+	var days int64
+	if i := strings.IndexByte(rest, 'd'); i > 0 {
+		n, err := strconv.ParseInt(rest[:i], 10, 64)
+		if err != nil || n < 0 || n > 100_000 {
+			return 0, bad
+		}
+		days, rest = n, rest[i+1:]
+		if rest == "" {
+			rest = "0s"
+		}
+	}
+	v, err := time.ParseDuration(rest)
+	if err != nil || v < 0 {
+		return 0, bad
+	}
+	v += time.Duration(days) * 24 * time.Hour
+	if neg {
+		v = -v
 	}
 	return Duration(v), nil
 }

@@ -32,6 +32,7 @@ const (
 
 	DefaultTimePrecision      = Duration(time.Millisecond)
 	DefaultCheckpointInterval = Duration(10 * time.Second)
+	DefaultRetentionInterval  = Duration(time.Hour)
 )
 
 // Load reads, decodes, completes and checks the config file at path. On
@@ -155,6 +156,13 @@ func applyDefaults(c *Config, present func(path string) bool) {
 	}
 	if h.CheckpointInterval == 0 && !present("$.historian.checkpoint_interval") {
 		h.CheckpointInterval = DefaultCheckpointInterval
+	}
+	if h.RetentionInterval == 0 && !present("$.historian.retention_interval") {
+		h.RetentionInterval = DefaultRetentionInterval
+	}
+	if h.Rollups == nil {
+		on := h.Backend == HistorianEmbedded
+		h.Rollups = &on
 	}
 }
 

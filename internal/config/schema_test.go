@@ -65,7 +65,7 @@ func TestSchemaInSync(t *testing.T) {
 		for typ.Kind() == reflect.Pointer {
 			typ = typ.Elem()
 		}
-		if typ == durationType {
+		if isDuration(typ) {
 			if !hasType("string") {
 				t.Errorf("%s: a duration must be a string in the schema", path)
 			}

@@ -2,6 +2,8 @@ package config
 
 import (
 	"time"
+
+	"github.com/otlink/otlink/internal/historian/lossy"
 )
 
 // Config is one otlink configuration file.
@@ -76,6 +78,9 @@ type Tag struct {
 	Writable    bool    `yaml:"writable,omitempty" json:"writable,omitempty"`
 	Limits      *Limits `yaml:"limits,omitempty" json:"limits,omitempty"` // write limits, required when writable
 	Description string  `yaml:"description,omitempty" json:"description,omitempty"`
+	// Lossy turns on the historian's lossy compression for this numeric
+	// tag (exception and swinging-door deviation; docs/history.md).
+	Lossy *lossy.Settings `yaml:"lossy,omitempty" json:"lossy,omitempty"`
 
 	// Path is the full tag path, filled in by Load.
 	Path string `yaml:"-" json:"-"`
@@ -152,15 +157,33 @@ type HTTP struct {
 	Listen string `yaml:"listen,omitempty" json:"listen,omitempty"` // default 127.0.0.1:8080
 }
 
-// Historian configures the historian: where samples are stored and how
-// their integrity log is checkpointed. Per-tag lossy compression
-// (docs/history.md, "lossy:") is not configurable here yet.
+// Historian configures the historian: where samples are stored, how long
+// they are kept, and how their integrity log is checkpointed. Per-tag
+// lossy compression is Tag.Lossy.
 type Historian struct {
 	Backend            string   `yaml:"backend,omitempty" json:"backend,omitempty"`                         // embedded (default), postgres or off
 	DSN                string   `yaml:"dsn,omitempty" json:"dsn,omitempty"`                                 // postgres connection string, required with backend postgres
 	TimePrecision      Duration `yaml:"time_precision,omitempty" json:"time_precision,omitempty"`           // embedded: times are truncated to this; default 1ms
 	Sync               string   `yaml:"sync,omitempty" json:"sync,omitempty"`                               // embedded: batch (default) or always
 	CheckpointInterval Duration `yaml:"checkpoint_interval,omitempty" json:"checkpoint_interval,omitempty"` // embedded: signed checkpoint period; default 10s
+	// Retention rules per tag class, first match wins; a tag no rule
+	// matches is kept forever (docs/retention.md). Embedded only.
+	Retention []RetentionRule `yaml:"retention,omitempty" json:"retention,omitempty"`
+	// RetentionInterval is how often expired data is purged; default 1h.
+	RetentionInterval Duration `yaml:"retention_interval,omitempty" json:"retention_interval,omitempty"`
+	// Rollups turns the 1-minute and 1-hour rollups on or off; nil means
+	// on for the embedded backend (Defaults sets it).
+	Rollups *bool `yaml:"rollups,omitempty" json:"rollups,omitempty"`
+}
+
+// RetentionRule says how long one class of tags is kept. A zero duration
+// keeps that kind of data forever.
+type RetentionRule struct {
+	Name     string   `yaml:"name" json:"name"`                               // policy name, recorded in the integrity log with each purge
+	Match    string   `yaml:"match,omitempty" json:"match,omitempty"`         // path.Match glob on the tag path; "" = every tag
+	Raw      Duration `yaml:"raw,omitempty" json:"raw,omitempty"`             // raw samples; 0 = forever
+	Rollup1m Duration `yaml:"rollup_1m,omitempty" json:"rollup_1m,omitempty"` // 1-minute rollups; 0 = forever
+	Rollup1h Duration `yaml:"rollup_1h,omitempty" json:"rollup_1h,omitempty"` // 1-hour rollups; 0 = forever
 }
 
 // Historian backends.

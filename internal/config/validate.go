@@ -6,6 +6,7 @@ import (
 	"math"
 	"net"
 	"net/url"
+	"path"
 	"slices"
 	"sort"
 	"strconv"
@@ -487,6 +488,7 @@ func (v *validator) checkTag(mc *machCtx, ti int, mdev *devInfo) {
 	case t.Deadband > 0 && typ != model.TypeInvalid && !numeric:
 		v.add(errcode.ConfigBadDeadband, tl.at("deadband"), "remove deadband", "tag %q: deadband applies to numeric tags, not %s", t.Name, typ)
 	}
+	v.checkLossy(t, tl, typ)
 	if t.Writable && numeric && t.Limits == nil {
 		v.addKey(errcode.ConfigWritableNoLimit, tl.at("writable"), "add limits: {min: ..., max: ...}", "writable tag %q has no limits", t.Name)
 	}
@@ -708,4 +710,106 @@ func (v *validator) checkHistorian(c *Config) {
 	if d := h.CheckpointInterval.D(); d < 100*time.Millisecond || d > 24*time.Hour {
 		v.add(errcode.ConfigOutOfRange, "$.historian.checkpoint_interval", "100ms..24h, e.g. 10s", "historian checkpoint_interval %s must be between 100ms and 24h", d)
 	}
+	switch d := h.RetentionInterval.D(); {
+	case d < 0:
+		v.add(errcode.ConfigRetentionNeg, "$.historian.retention_interval", "e.g. 1h", "historian retention_interval %s must not be negative", d)
+	case d < time.Minute || d > 7*24*time.Hour:
+		v.add(errcode.ConfigOutOfRange, "$.historian.retention_interval", "1m..7d, e.g. 1h", "historian retention_interval %s must be between 1m and 7d", d)
+	}
+	v.checkRetention(h.Retention)
 }
+
+// checkRetention checks the retention rules: what store.Options would
+// refuse at start, found here with a place in the file.
+func (v *validator) checkRetention(rules []RetentionRule) {
+	seen := map[string]int{}
+	for i, r := range rules {
+		rl := loc{"$.historian", "retention", i}
+		switch {
+		case r.Name == "":
+			v.add(errcode.ConfigMissing, rl.path(), "add 'name: <policy>': it is recorded with each purge", "retention rule %d has no name", i+1)
+		default:
+			if first, dup := seen[r.Name]; dup {
+				where := ""
+				if l := v.lineOf(loc{"$.historian", "retention", first}.at("name")); l > 0 {
+					where = fmt.Sprintf(" (first at line %d)", l)
+				}
+				v.add(errcode.ConfigDuplicateName, rl.at("name"), "", "retention rule %q is defined twice%s", r.Name, where)
+			} else {
+				seen[r.Name] = i
+			}
+		}
+		if r.Match != "" {
+			if _, err := path.Match(r.Match, ""); err != nil {
+				v.add(errcode.ConfigRetentionMatch, rl.at("match"), "path.Match syntax, e.g. acme/*/line1/*/*", "retention rule %q: match %q is not a valid glob: %v", r.Name, r.Match, err)
+			}
+		}
+		neg := false
+		for _, f := range []struct {
+			key string
+			d   Duration
+		}{{"raw", r.Raw}, {"rollup_1m", r.Rollup1m}, {"rollup_1h", r.Rollup1h}} {
+			if f.d < 0 {
+				neg = true
+				v.add(errcode.ConfigRetentionNeg, rl.at(f.key), "0 keeps forever", "retention rule %q: %s %s must not be negative", r.Name, f.key, f.d)
+			}
+		}
+		if neg {
+			continue
+		}
+		for _, f := range []struct {
+			key string
+			d   Duration
+		}{{"rollup_1m", r.Rollup1m}, {"rollup_1h", r.Rollup1h}} {
+			if f.d != 0 && (r.Raw == 0 || f.d < r.Raw) {
+				raw := "forever"
+				if r.Raw != 0 {
+					raw = r.Raw.String()
+				}
+				v.add(errcode.ConfigRetentionOrder, rl.at(f.key), "keep rollups at least as long as raw, or 0 for forever",
+					"retention rule %q: %s %s is shorter than raw (%s)", r.Name, f.key, f.d, raw)
+			}
+		}
+	}
+}
+
+// checkLossy checks a tag's lossy settings: valid for lossy.Validate and
+// on a numeric tag (deviations need numbers).
+func (v *validator) checkLossy(t *Tag, tl loc, typ model.Type) {
+	s := t.Lossy
+	if s == nil {
+		return
+	}
+	if typ != model.TypeInvalid && !typ.IsNumeric() {
+		v.add(errcode.ConfigLossyType, tl.at("lossy"), "remove lossy", "tag %q: lossy compression applies to numeric tags, not %s", t.Name, typ)
+		return
+	}
+	if err := s.Validate(); err != nil {
+		key := "lossy"
+		switch {
+		case !validDev(s.ExcDev):
+			key += ".exc_dev"
+		case !validDev(s.CompDev):
+			key += ".comp_dev"
+		case s.ExcMin < 0:
+			key += ".exc_min"
+		case s.ExcMax < 0:
+			key += ".exc_max"
+		case s.CompMin < 0:
+			key += ".comp_min"
+		case s.CompMax < 0:
+			key += ".comp_max"
+		case s.ExcMax > 0 && s.ExcMin > s.ExcMax:
+			key += ".exc_min"
+		case s.CompMax > 0 && s.CompMin > s.CompMax:
+			key += ".comp_min"
+		}
+		msg := err.Error()
+		if c := errcode.Of(err); c != 0 {
+			msg = strings.TrimPrefix(msg, c.String()+" ")
+		}
+		v.add(errcode.ConfigLossy, tl.at(key), "see docs/history.md, lossy", "tag %q: lossy: %s", t.Name, msg)
+	}
+}
+
+func validDev(f float64) bool { return f >= 0 && !math.IsInf(f, 0) }

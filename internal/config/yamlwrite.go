@@ -87,7 +87,7 @@ func (e *emitter) body(v reflect.Value, ind, lead string) bool {
 }
 
 func isScalar(t reflect.Type) bool {
-	if t == durationType {
+	if isDuration(t) {
 		return true
 	}
 	switch t.Kind() {
@@ -108,7 +108,7 @@ func flowable(t reflect.Type) bool {
 	case reflect.Map:
 		return isScalar(t.Elem())
 	case reflect.Struct:
-		if t == durationType {
+		if isDuration(t) {
 			return false
 		}
 		for _, f := range fieldsOf(t) {
@@ -151,7 +151,7 @@ func flow(v reflect.Value) string {
 }
 
 func scalar(v reflect.Value) string {
-	if v.Type() == durationType {
+	if isDuration(v.Type()) {
 		return Duration(v.Int()).String()
 	}
 	switch v.Kind() {

@@ -35,6 +35,11 @@ const (
 	ConfigBadScale        Code = 1030
 	ConfigBadListen       Code = 1031
 	ConfigHistorianDSN    Code = 1032
+	ConfigRetentionMatch  Code = 1033
+	ConfigRetentionNeg    Code = 1034
+	ConfigRetentionOrder  Code = 1035
+	ConfigLossy           Code = 1036
+	ConfigLossyType       Code = 1037
 
 	ConfigCSVHeader  Code = 1050
 	ConfigCSVRow     Code = 1051
@@ -178,6 +183,26 @@ func init() {
 			Causes: []string{"historian.dsn is set while historian.backend is embedded (the default) or off"},
 			Checks: []string{"the historian section of the config"},
 			Fix:    "set backend: postgres to store in PostgreSQL, or remove the dsn"},
+		Entry{Code: ConfigRetentionMatch, Name: "config.retention_match", Title: "a retention rule's match is not a valid glob",
+			Causes: []string{"an unclosed '[' or a trailing '\\' in historian.retention[].match"},
+			Checks: []string{"the match pattern: path.Match syntax, '*' stops at '/'"},
+			Fix:    "write the glob as e.g. acme/*/line1/*/* or leave match out to match every tag"},
+		Entry{Code: ConfigRetentionNeg, Name: "config.retention_negative", Title: "a retention duration or interval is negative",
+			Causes: []string{"a '-' in raw, rollup_1m, rollup_1h or retention_interval"},
+			Checks: []string{"the historian.retention rules and historian.retention_interval"},
+			Fix:    "give a positive duration such as 90d, or 0 to keep that data forever"},
+		Entry{Code: ConfigRetentionOrder, Name: "config.retention_order", Title: "rollups would be deleted before the raw data they summarise",
+			Causes: []string{"rollup_1m or rollup_1h is shorter than raw", "raw is 0 (forever) while a rollup has a limit"},
+			Checks: []string{"the rule's raw, rollup_1m and rollup_1h"},
+			Fix:    "keep rollups at least as long as raw (e.g. raw 90d, rollup_1m 730d, rollup_1h 0 = forever)"},
+		Entry{Code: ConfigLossy, Name: "config.lossy", Title: "a tag's lossy compression settings are invalid",
+			Causes: []string{"a negative or non-finite exc_dev or comp_dev", "a negative time", "exc_min above exc_max or comp_min above comp_max"},
+			Checks: []string{"the tag's lossy: section (docs/history.md)"},
+			Fix:    "give deviations ≥ 0 in the tag's units and min times no larger than max times"},
+		Entry{Code: ConfigLossyType, Name: "config.lossy_type", Title: "lossy compression is set on a tag that is not numeric",
+			Causes: []string{"lossy: on a bool or string tag: deviations need numbers"},
+			Checks: []string{"the tag's type"},
+			Fix:    "remove lossy from the tag; bool and string tags are stored when they change"},
 		Entry{Code: ConfigCSVHeader, Name: "config.csv_header", Title: "a CSV tag list has an unknown header",
 			Causes: []string{"a CSV that is not a Kepware tag export nor the generic name,address,type,scan_ms,description form"},
 			Checks: []string{"the first line of the file"},

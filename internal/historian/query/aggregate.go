@@ -172,20 +172,37 @@ func (e *Engine) Aggregate(ctx context.Context, req AggRequest) (*AggResponse, e
 	opt := agg.Options{Stepped: o.Stepped, TreatUncertainAsBad: o.TreatUncertainAsBad, PercentDataGood: o.PercentGood, PercentDataBad: o.PercentBad}
 	resp := &AggResponse{From: time.Unix(0, from).UTC(), To: time.Unix(0, to).UTC(), Interval: time.Duration(iv).String(),
 		Aggregates: names, Series: make([]AggSeries, 0, len(tags))}
-	var rs []agg.Result
+	var rs, tail []agg.Result
 	for _, tag := range tags {
-		c, err := e.chain(ctx, tag, from, to, &opt, true)
-		if err != nil {
-			return nil, err
+		rawFrom, rolled := from, ""
+		if level, liv, cut, ok := e.rollupPlan(tag, from, to, iv, defs, o); ok {
+			var used bool
+			rs, used, err = e.fromRollups(ctx, tag, level, liv, from, cut, to, iv, rs)
+			if err != nil {
+				return nil, readErr(err, "aggregate", tag)
+			}
+			if used {
+				rawFrom, rolled = cut, level
+			}
 		}
-		rs, err = agg.Aggregate(c, from, to, iv, opt, rs)
-		if cerr := c.close(); cerr != nil {
-			return nil, cerr
+		if rolled == "" {
+			rs = rs[:0]
 		}
-		if err != nil {
-			return nil, readErr(err, "aggregate", tag)
+		if rawFrom < to {
+			c, err := e.chain(ctx, tag, rawFrom, to, &opt, true)
+			if err != nil {
+				return nil, err
+			}
+			tail, err = agg.Aggregate(c, rawFrom, to, iv, opt, tail)
+			if cerr := c.close(); cerr != nil {
+				return nil, cerr
+			}
+			if err != nil {
+				return nil, readErr(err, "aggregate", tag)
+			}
+			rs = append(rs, tail...)
 		}
-		ser := AggSeries{Tag: tag, Compression: e.compression(tag), Buckets: make([]Bucket, len(rs))}
+		ser := AggSeries{Tag: tag, Compression: e.compression(tag), Rollup: rolled, Buckets: make([]Bucket, len(rs))}
 		vals := make([]AggValue, len(rs)*len(defs)) // one allocation for all buckets
 		for i := range rs {
 			r := &rs[i]

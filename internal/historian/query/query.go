@@ -41,6 +41,17 @@ type Config struct {
 	TagInfo func(tag string) (lossy.Settings, bool)
 	// Now is the clock for relative times; nil means time.Now.
 	Now func() time.Time
+	// RawKept returns how long a tag's raw samples are kept (0: forever);
+	// aggregates reaching further back are read from rollups when the
+	// Reader has them (Rollups). Nil means forever.
+	RawKept func(tag string) time.Duration
+	// RollupSpan: aggregates over a longer range are read from rollups
+	// too (0: DefaultRollupSpan, 7 days).
+	RollupSpan time.Duration
+	// RollupLag: buckets ending later than now - RollupLag are computed
+	// from raw samples, their rollups may not be written yet (0:
+	// DefaultRollupLag, 5 min).
+	RollupLag time.Duration
 }
 
 // Engine answers history queries from a historian.Reader. It is safe for
@@ -60,6 +71,12 @@ func New(r historian.Reader, c Config) *Engine {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.RollupSpan <= 0 {
+		c.RollupSpan = DefaultRollupSpan
+	}
+	if c.RollupLag <= 0 {
+		c.RollupLag = DefaultRollupLag
 	}
 	return &Engine{r: r, c: c}
 }
@@ -189,7 +206,10 @@ type Bucket struct {
 type AggSeries struct {
 	Tag         string          `json:"tag"`
 	Compression *lossy.Settings `json:"compression,omitempty"`
-	Buckets     []Bucket        `json:"buckets"`
+	// Rollup is "1m" or "1h" when (the older) buckets were combined from
+	// the store's rollups instead of raw samples.
+	Rollup  string   `json:"rollup,omitempty"`
+	Buckets []Bucket `json:"buckets"`
 }
 
 // AggResponse answers an AggRequest.
