@@ -128,6 +128,41 @@ func allowList(t *testing.T) map[string]bool {
 	return m
 }
 
+// knownDiff is a documented disagreement on one public capture where
+// tshark, not otlink, is wrong (or cannot see what otlink sees).
+type knownDiff struct {
+	ours, tshark uint64
+	why          string
+}
+
+// knownDifferences reads testdata/known.txt: "FILE PROTO OURS TSHARK why...",
+// FILE relative to the captures folder. A difference is excused only with
+// exactly these totals, so any other change still fails.
+func knownDifferences(t *testing.T) map[string]knownDiff {
+	data, err := os.ReadFile("testdata/known.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]knownDiff{}
+	for _, l := range strings.Split(string(data), "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		f := strings.Fields(l)
+		var k knownDiff
+		if len(f) < 5 {
+			t.Fatalf("known.txt: %q: want FILE PROTO OURS TSHARK why", l)
+		}
+		if _, err := fmt.Sscanf(f[2]+" "+f[3], "%d %d", &k.ours, &k.tshark); err != nil {
+			t.Fatalf("known.txt: %q: %v", l, err)
+		}
+		k.why = strings.Join(f[4:], " ")
+		m[f[0]+" "+f[1]] = k
+	}
+	return m
+}
+
 // TestTsharkPublic compares our counts with tshark's over every public
 // capture of ../shared/testdata/pcaps and prints a table; it fails only
 // for protocols in testdata/agree.txt whose dissector is registered.
@@ -149,6 +184,7 @@ func TestTsharkPublic(t *testing.T) {
 	})
 	sort.Strings(files)
 	allow := allowList(t)
+	known := knownDifferences(t)
 	var protos []string
 	for _, tf := range analyze.TsharkFields {
 		if len(protos) == 0 || protos[len(protos)-1] != tf.Proto {
@@ -199,6 +235,10 @@ func TestTsharkPublic(t *testing.T) {
 				mark = " (no dissector)"
 			}
 			fmt.Fprintf(&table, "%-70s %-7s %8d %8d %6.1f%%%s\n", rel, proto, ours, theirs, 100*pct, mark)
+			if k, ok := known[rel+" "+proto]; ok && pct != 1 && k.ours == ours && k.tshark == theirs {
+				fmt.Fprintf(&table, "%-70s %-7s known difference: %s\n", "", "", k.why)
+				continue
+			}
 			if pct != 1 && registered && allow[proto] {
 				var b strings.Builder
 				for _, r := range rows {
