@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -162,7 +163,7 @@ checkpoints (stored and given) and re-read each selected chunk. Exit status:
 	c.Flags().StringArrayVar(&keys, "key", nil, "trusted public key (checkpoint.pub), repeatable; default: the key found next to the data")
 	c.Flags().StringVar(&bundle, "bundle", "", "verify this evidence bundle offline")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
-	c.AddCommand(exportCheckpointCmd(&tgt), bundleCmd(&tgt))
+	c.AddCommand(exportCheckpointCmd(&tgt), bundleCmd(&tgt), witnessCmd(&tgt))
 	return c
 }
 
@@ -281,5 +282,60 @@ func bundleCmd(tgt *historyTarget) *cobra.Command {
 	}
 	sel.flags(c)
 	c.Flags().StringVarP(&out, "output", "o", "", "file to write (default stdout)")
+	return c
+}
+
+func witnessCmd(tgt *historyTarget) *cobra.Command {
+	var keys []string
+	c := &cobra.Command{
+		Use:   "witness --key KEY [--data DIR | --url URL] CHECKPOINT_FILE",
+		Short: "anchor another node's signed checkpoint in this node's integrity log",
+		Long: `Checks the signature of a checkpoint exported by another otlink node
+(otlink verify export-checkpoint there) with that node's verifier key (its
+DATA/integrity/checkpoint.pub) and records it as a witness entry here. Nodes
+that witness each other make a rewrite of one node's history detectable
+from the others.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(keys) == 0 {
+				return usageErr(errcode.New(errcode.CLIUsage, "--key: give the verifier key of the node that signed the checkpoint"))
+			}
+			note, err := os.ReadFile(args[0])
+			if err != nil {
+				return usageErr(errcode.Wrap(errcode.CLIFileNotFound, err, "checkpoint %s", args[0]))
+			}
+			if tgt.url != "" {
+				q := url.Values{"key": keys}
+				u := strings.TrimRight(tgt.url, "/") + "/api/v1/integrity/witness?" + q.Encode()
+				hr, err := http.NewRequestWithContext(c.Context(), http.MethodPost, u, strings.NewReader(string(note)))
+				if err != nil {
+					return usageErr(errcode.Wrap(errcode.CLIUsage, err, "--url"))
+				}
+				resp, err := httpClient.Do(hr)
+				if err != nil {
+					return errcode.Wrap(errcode.CLIRemote, err, "ask %s", u)
+				}
+				defer resp.Body.Close()
+				body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+				if resp.StatusCode != http.StatusOK {
+					return errcode.New(errcode.CLIRemote, "%s: %s", resp.Status, strings.TrimSpace(string(body)))
+				}
+				_, err = c.OutOrStdout().Write(body)
+				return err
+			}
+			h, err := openWritable(c.Context(), tgt.dataDir())
+			if err != nil {
+				return err
+			}
+			defer h.Close()
+			cp, err := h.Witness(c.Context(), note, keys...)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.OutOrStdout(), "witnessed %s at %d leaves, root %x\n", cp.Origin, cp.Size, cp.Root[:])
+			return nil
+		},
+	}
+	c.Flags().StringSliceVar(&keys, "key", nil, "verifier key of the signing node (repeatable)")
 	return c
 }

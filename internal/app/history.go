@@ -382,6 +382,14 @@ func (h *History) ExportCheckpoint(ctx context.Context, w io.Writer) error {
 	return h.Log.ExportCheckpoint(ctx, w)
 }
 
+// Witness anchors a checkpoint signed by another node in this node's log.
+func (h *History) Witness(ctx context.Context, signed []byte, keys ...string) (integrity.Checkpoint, error) {
+	if err := h.needLog(); err != nil {
+		return integrity.Checkpoint{}, err
+	}
+	return h.Log.AcceptCheckpoint(ctx, signed, keys...)
+}
+
 // WriteBundle writes an evidence bundle of the selected entries to w.
 func (h *History) WriteBundle(ctx context.Context, w io.Writer, sel integrity.Selection) error {
 	if err := h.needLog(); err != nil {

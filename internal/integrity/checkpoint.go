@@ -145,7 +145,7 @@ func (l *Log) openKeys() error {
 func (l *Log) generateKey(kp, pp string) error {
 	origin := l.opts.Origin
 	if origin == "" {
-		origin = DefaultOrigin
+		origin = uniqueOrigin()
 	}
 	skey, vkey, err := note.GenerateKey(rand.Reader, origin)
 	if err != nil {
@@ -436,4 +436,23 @@ func (s *Signer) Run(ctx context.Context) error {
 			sign(ctx)
 		}
 	}
+}
+
+// uniqueOrigin names a new log DefaultOrigin/<host>-<random>: every node's
+// log needs its own name, or a node witnessing another's checkpoint would
+// take it for one of its own.
+func uniqueOrigin() string {
+	host, _ := os.Hostname()
+	clean := make([]byte, 0, len(host))
+	for _, c := range []byte(host) {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' {
+			clean = append(clean, c)
+		}
+	}
+	if len(clean) == 0 {
+		clean = append(clean, "node"...)
+	}
+	var r [4]byte
+	_, _ = rand.Read(r[:])
+	return fmt.Sprintf("%s/%s-%x", DefaultOrigin, clean, r)
 }

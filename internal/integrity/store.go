@@ -77,7 +77,8 @@ type Options struct {
 	Logger   *slog.Logger     // default slog.Default()
 }
 
-// DefaultOrigin is the origin of a log opened without one.
+// DefaultOrigin begins the origin of a log opened without one; the name
+// goes on with the host and a random part, unique to the log.
 const DefaultOrigin = "otlink.local/historian"
 
 // Repair describes what Open removed from a torn tail.

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -30,6 +31,9 @@ type Integrity interface {
 	Verify(ctx context.Context, opts integrity.VerifyOptions) (*integrity.Report, error)
 	ExportCheckpoint(ctx context.Context, w io.Writer) error
 	WriteBundle(ctx context.Context, w io.Writer, sel integrity.Selection) error
+	// Witness verifies a signed checkpoint of another log (or of this one)
+	// with the given verifier keys and anchors it in this log.
+	Witness(ctx context.Context, signed []byte, keys ...string) (integrity.Checkpoint, error)
 }
 
 // maxBody bounds a POSTed query.
@@ -46,6 +50,7 @@ func (s *Server) historyRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/integrity", s.integrity)
 	mux.HandleFunc("GET /api/v1/integrity/checkpoint", s.checkpoint)
 	mux.HandleFunc("GET /api/v1/integrity/bundle", s.bundle)
+	mux.HandleFunc("POST /api/v1/integrity/witness", s.witness)
 }
 
 // historyRoute decodes a request from the URL (GET) or the JSON body
@@ -263,4 +268,31 @@ func (s *Server) bundle(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = io.WriteString(w, b.String())
+}
+
+// witness anchors a checkpoint signed by another node (the body, a signed
+// note) in this node's log, after checking its signature with the
+// verifier keys given as key parameters: each node witnesses the others,
+// so rewriting one node's history also means forging the others' logs.
+func (s *Server) witness(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Integrity == nil {
+		writeError(w, http.StatusServiceUnavailable, errcode.New(errcode.APIHistoryOff, "no integrity log: the historian is off or not embedded"))
+		return
+	}
+	keys := r.URL.Query()["key"]
+	if len(keys) == 0 {
+		writeError(w, http.StatusBadRequest, errcode.New(errcode.APIBadRequest, "give the signer's verifier key as the key parameter"))
+		return
+	}
+	note, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, errcode.Wrap(errcode.APIBadRequest, err, "read checkpoint"))
+		return
+	}
+	c, err := s.opts.Integrity.Witness(r.Context(), note, keys...)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, errcode.Wrap(errcode.APIBadRequest, err, "witness checkpoint"))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"origin": c.Origin, "size": c.Size, "root": fmt.Sprintf("%x", c.Root[:])})
 }

@@ -339,3 +339,48 @@ func TestRecomputeMatchesLedger(t *testing.T) {
 		}
 	}
 }
+
+// TestWitness sends node A's signed checkpoint to node B, which anchors it
+// in its own log after checking A's signature; a forged or unsigned
+// checkpoint is refused.
+func TestWitness(t *testing.T) {
+	a, b := openHistory(t), openHistory(t)
+	srvA, srvB := serve(t, a), serve(t, b)
+	resp, err := http.Get(srvA.URL + "/api/v1/integrity/checkpoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	note, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	post := func(body []byte, key string) (int, map[string]any) {
+		u := srvB.URL + "/api/v1/integrity/witness"
+		if key != "" {
+			u += "?key=" + url.QueryEscape(key)
+		}
+		resp, err := http.Post(u, "text/plain", strings.NewReader(string(body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	before := b.Log.Size()
+	if st, m := post(note, a.Log.VerifierKey()); st != 200 || m["origin"] != a.Log.Origin() {
+		t.Fatalf("witness: %d %v", st, m)
+	}
+	if b.Log.Size() != before+1 {
+		t.Fatalf("B's log grew from %d to %d, want one witness entry", before, b.Log.Size())
+	}
+	if st, m := post(note, ""); st != 400 || m["code"] != "OTL-6012" {
+		t.Fatalf("no key: %d %v", st, m)
+	}
+	if st, _ := post(note, b.Log.VerifierKey()); st != 400 {
+		t.Fatalf("checkpoint accepted with the wrong key: %d", st)
+	}
+	forged := []byte(strings.Replace(string(note), "\n", "\n\n", 1))
+	if st, _ := post(forged, a.Log.VerifierKey()); st != 400 {
+		t.Fatalf("forged checkpoint accepted: %d", st)
+	}
+}
