@@ -19,7 +19,7 @@ import (
 
 func benchCmd() *cobra.Command {
 	c := &cobra.Command{Use: "bench", Short: "measure otlink's parts end to end"}
-	c.AddCommand(benchAcquisitionCmd(), benchHistorianCmd())
+	c.AddCommand(benchAcquisitionCmd(), benchHistorianCmd(), benchDPICmd())
 	return c
 }
 
@@ -201,4 +201,71 @@ func writeHistorianText(w io.Writer, r bench.HistorianResult) error {
 		fmt.Fprintf(w, "postgres: %s %s\n", r.PostgresLayout, r.PostgresNote)
 	}
 	return nil
+}
+
+func benchDPICmd() *cobra.Command {
+	var (
+		o          bench.DPIOptions
+		asJSON     bool
+		cpuProfile string
+	)
+	c := &cobra.Command{
+		Use:   "dpi",
+		Short: "full dissection of a generated multi-protocol capture on one core, and tshark on the same file",
+		Long: `Writes a capture of Modbus, S7comm, EtherNet/IP/CIP, DNP3, OPC UA, BACnet,
+IEC-104 and MQTT sessions (many flows, realistic request/response mixes) to a
+temporary file, measures otlink's full dissection of it single-threaded (file
+read, decode, flow table, TCP reassembly, dissectors, summary counting): packets/s
+and Mbit/s; then runs tshark -r on the same file (plain, and -T fields -e
+frame.number; the faster is the baseline). Without tshark its figures are null.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(c.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			if o.Packets < 1000 {
+				return usageErr(errcode.New(errcode.CLIUsage, "--packets must be at least 1000"))
+			}
+			if !asJSON {
+				o.Progress = c.ErrOrStderr()
+			}
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return usageErr(errcode.Wrap(errcode.CLIUsage, err, "create --cpuprofile file"))
+				}
+				defer f.Close()
+				o.CPUProfile = f
+			}
+			r, err := bench.DPI(ctx, o)
+			if err != nil {
+				return err
+			}
+			out := c.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(r)
+			}
+			opt := func(p *float64, f string) string {
+				if p == nil {
+					return "-"
+				}
+				return fmt.Sprintf(f, *p)
+			}
+			fmt.Fprintf(out, "%d packets, %.1f MB, %d flows, %d PDUs (%d malformed), one core\n", r.Packets, r.FileMB, r.Flows, r.PDUs, r.Malformed)
+			fmt.Fprintf(out, "otlink   %12.0f packets/s  %8.1f Mbit/s  %.2f s (%.2f s CPU), %.2f allocs/packet\n", r.PacketsPerSec, r.MbitPerSec, r.Seconds, r.CPUSec, r.AllocsPerPacket)
+			fmt.Fprintf(out, "tshark   %12s packets/s  (plain %s, fields %s)\n", opt(r.TsharkPacketsPerSec, "%.0f"), opt(r.TsharkPlainPacketsPerSec, "%.0f"), opt(r.TsharkFieldsPacketsPerSec, "%.0f"))
+			fmt.Fprintf(out, "vs tshark %11s\n", opt(r.VsTshark, "%.1f×"))
+			if r.TsharkNote != "" {
+				fmt.Fprintf(out, "note: %s\n", r.TsharkNote)
+			}
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.IntVar(&o.Packets, "packets", 1_000_000, "packets of the generated capture")
+	f.BoolVar(&o.NoTshark, "no-tshark", false, "skip the tshark baseline")
+	f.BoolVar(&asJSON, "json", false, "print JSON")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the measured dissection to this file")
+	return c
 }

@@ -10,6 +10,8 @@ import (
 // reuses; Payload aliases the frame.
 type Packet struct {
 	VLAN     [2]uint16 // VLAN ids + 1 of the outer and inner tag, 0 when absent
+	SrcMAC   [6]byte   // Ethernet source address, zero on other link types
+	DstMAC   [6]byte   // Ethernet destination address, zero on other link types
 	IPv      uint8     // 4 or 6
 	Src, Dst [16]byte  // IPv4 addresses in the first 4 bytes
 	Proto    uint8     // IP protocol: 6 TCP, 17 UDP, other values are not decoded further
@@ -46,6 +48,7 @@ var be = binary.BigEndian
 // Decode decodes data of link type lt into p without allocating.
 func Decode(data []byte, lt capture.LinkType, p *Packet) Result {
 	p.VLAN = [2]uint16{}
+	p.SrcMAC, p.DstMAC = [6]byte{}, [6]byte{}
 	var etype uint16
 	var b []byte
 	switch lt {
@@ -53,6 +56,8 @@ func Decode(data []byte, lt capture.LinkType, p *Packet) Result {
 		if len(data) < 14 {
 			return Truncated
 		}
+		copy(p.DstMAC[:], data[0:6])
+		copy(p.SrcMAC[:], data[6:12])
 		etype, b = be.Uint16(data[12:]), data[14:]
 		for n := 0; (etype == 0x8100 || etype == 0x88a8 || etype == 0x9100) && n < 4; n++ {
 			if len(b) < 4 {
@@ -121,13 +126,17 @@ func decodeIPv4(b []byte, p *Packet) Result {
 	}
 	ihl := int(b[0]&0xf) * 4
 	total := int(be.Uint16(b[2:]))
-	if ihl < 20 || total < ihl {
+	if ihl < 20 || len(b) < ihl {
 		return Truncated
 	}
-	if total > len(b) {
-		return Truncated
+	// A total length beyond the frame (a capture cut by its snap length, a
+	// damaged header, or 0 from TCP segmentation offload on the capturing
+	// host) leaves what was captured: decode it, as Wireshark does. A
+	// segment cut short then leaves a hole that reassembly skips, and no
+	// packet — a SYN or a FIN among them — is lost to a bad length field.
+	if total >= ihl && total <= len(b) {
+		b = b[:total] // drop Ethernet padding
 	}
-	b = b[:total] // drop Ethernet padding
 	p.IPv, p.Proto = 4, b[9]
 	p.Src, p.Dst = [16]byte{}, [16]byte{}
 	copy(p.Src[:4], b[12:16])

@@ -273,3 +273,55 @@ func TestCloseThenReuse(t *testing.T) {
 		t.Fatalf("stats %+v pdus %q", st, r.pdus)
 	}
 }
+
+// TestBadIPLengthAndBogusSYN: an IPv4 total length beyond the frame (TSO
+// on the capturing host, damage) still decodes what was captured, and a
+// SYN that also carries FIN orients nothing (port 7777 stays the server).
+func TestBadIPLengthAndBogusSYN(t *testing.T) {
+	r, _ := run(t, flow.Config{}, func(w *synth.Writer) {
+		// The flow's first packet: SYN|FIN from the server's port.
+		must(t, w.Frame(ipv4Frame(false, flow.SYN|flow.FIN, nil)))
+		must(t, w.Frame(ipv4Frame(true, flow.ACK|flow.PSH, []byte("a1\n"))))
+	})
+	eq(t, r.pdus, "a1")
+	if r.dirs[0] != dissect.ToServer || len(r.ended) != 1 || r.ended[0].Server.Port() != 7777 {
+		t.Fatalf("dirs %v ended %+v", r.dirs, r.ended)
+	}
+	var p flow.Packet
+	frame := ipv4Frame(true, flow.ACK, []byte("x1\n"))
+	frame[16], frame[17] = 0, 0 // total length 0, as with TSO
+	if res := flow.Decode(frame, capture.LinkEthernet, &p); res != flow.OK || string(p.Payload) != "x1\n" {
+		t.Fatalf("decode %v payload %q", res, p.Payload)
+	}
+	frame[16], frame[17] = 0x0f, 0xff // beyond the frame
+	if res := flow.Decode(frame, capture.LinkEthernet, &p); res != flow.OK || string(p.Payload) != "x1\n" {
+		t.Fatalf("decode %v payload %q", res, p.Payload)
+	}
+	if res := flow.Decode(frame[:14+19], capture.LinkEthernet, &p); res != flow.Truncated {
+		t.Fatalf("short IP header: %v", res)
+	}
+}
+
+// ipv4Frame is Ethernet + IPv4 + TCP between 10.0.0.1:50000 and
+// 10.0.0.2:7777 (checksums not set: the decoder does not check them).
+func ipv4Frame(fromClient bool, flags uint8, payload []byte) []byte {
+	b := make([]byte, 14+20+20)
+	b[12], b[13] = 0x08, 0x00
+	ip := b[14:]
+	ip[0] = 0x45
+	ip[2], ip[3] = 0, byte(40+len(payload))
+	ip[9] = 6
+	cp, sp := []byte{0xc3, 0x50}, []byte{0x1e, 0x61}
+	ca, sa := []byte{10, 0, 0, 1}, []byte{10, 0, 0, 2}
+	if !fromClient {
+		cp, sp, ca, sa = sp, cp, sa, ca
+	}
+	copy(ip[12:], ca)
+	copy(ip[16:], sa)
+	tcp := ip[20:]
+	copy(tcp, cp)
+	copy(tcp[2:], sp)
+	tcp[7] = 1 // seq 1
+	tcp[12], tcp[13] = 5<<4, flags
+	return append(b, payload...)
+}

@@ -85,7 +85,10 @@ type Flow struct {
 	Packets        [2]uint64
 	Bytes          [2]uint64 // payload bytes
 	PDUs           uint64
-	Gaps           uint64 // holes in the TCP byte streams
+	Gaps           uint64     // holes in the TCP byte streams
+	MAC            [2][6]byte // Ethernet source address of each direction's last frame, zero when unknown
+	Flags          [2]uint8   // TCP flags seen in each direction, ORed (port scans: a SYN and no payload)
+	FirstFrame     uint64     // frame number of the flow's first packet, for evidence
 	End            End
 
 	// User is free for the handler (e.g. per-flow state of an observer).
@@ -213,6 +216,7 @@ func (t *Table) Packet(data []byte, ci capture.Info, frame uint64) {
 	}
 	if f == nil {
 		f = t.newFlow(&k, p, fromA)
+		f.FirstFrame = frame
 	} else {
 		t.touch(f)
 	}
@@ -226,6 +230,8 @@ func (t *Table) Packet(data []byte, ci capture.Info, frame uint64) {
 	}
 	f.Packets[dir]++
 	f.Bytes[dir] += uint64(len(p.Payload))
+	f.Flags[dir] |= p.Flags
+	f.MAC[dir] = p.SrcMAC
 	t.meta = dissect.Meta{Time: ci.Time, Frame: frame, Dir: dir, T: f.T}
 	if f.End == Closed {
 		return
@@ -273,11 +279,13 @@ func (t *Table) newFlow(k *Key, p *Packet, fromA bool) *Flow {
 	// Orientation: a SYN names the client, a SYN-ACK the server; else a
 	// dissector's port is the server; else a port below 1024 facing one
 	// above; else the sender of the first packet is the client.
+	// A SYN that also carries FIN or RST is no handshake (damage, a scan,
+	// a fuzzed capture): it orients nothing.
 	srcIsClient := true
 	switch {
-	case f.T == dissect.TCP && p.Flags&(SYN|ACK) == SYN:
+	case f.T == dissect.TCP && p.Flags&(SYN|ACK|FIN|RST) == SYN:
 		f.oriented = true
-	case f.T == dissect.TCP && p.Flags&(SYN|ACK) == SYN|ACK:
+	case f.T == dissect.TCP && p.Flags&(SYN|ACK|FIN|RST) == SYN|ACK:
 		srcIsClient, f.oriented = false, true
 	default:
 		dd, ds := t.ports[dissect.Port{T: f.T, Port: p.DstPort}], t.ports[dissect.Port{T: f.T, Port: p.SrcPort}]
@@ -330,6 +338,8 @@ func (t *Table) probe(f *Flow, fromA bool, b []byte) {
 			f.Bytes[0], f.Bytes[1] = f.Bytes[1], f.Bytes[0]
 			f.st[0], f.st[1] = f.st[1], f.st[0]
 			f.fin[0], f.fin[1] = f.fin[1], f.fin[0]
+			f.MAC[0], f.MAC[1] = f.MAC[1], f.MAC[0]
+			f.Flags[0], f.Flags[1] = f.Flags[1], f.Flags[0]
 		}
 		t.attach(f, d)
 		return

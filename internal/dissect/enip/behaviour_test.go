@@ -103,3 +103,21 @@ func TestNestedServices(t *testing.T) {
 		t.Errorf("objects %q", objs)
 	}
 }
+
+// TestProbeRejectsNetBIOS: a NetBIOS session header (type 0, length
+// 0x0031) followed by SMB reads as a NOP of 12,544 bytes with a non-zero
+// status; it must not make a port-139 flow EtherNet/IP.
+func TestProbeRejectsNetBIOS(t *testing.T) {
+	smb := []byte("\x00\x00\x00\x31\xffSMB\x2b\x00\x00\x00\x00\x18\x43\xc0\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\xff\xff\xff\xfe\x00\x00\xfe\xff\x01\x01\x00\x0c\x00\x4alJmIhClBsr\x00")
+	if (Dissector{}).Probe(dissect.TCP, smb) {
+		t.Fatal("NetBIOS/SMB probed as EtherNet/IP")
+	}
+	reg := []byte{0x65, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0, 1, 0, 0, 0}
+	if !(Dissector{}).Probe(dissect.TCP, reg) {
+		t.Fatal("RegisterSession not recognised")
+	}
+	reg[8] = 1 // a status: not a client's request
+	if (Dissector{}).Probe(dissect.TCP, reg) {
+		t.Fatal("a message with a status probed as a request")
+	}
+}

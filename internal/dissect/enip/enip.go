@@ -64,18 +64,27 @@ func (Dissector) Ports() []dissect.Port {
 	return []dissect.Port{{T: dissect.TCP, Port: PortExplicit}, {T: dissect.UDP, Port: PortExplicit}, {T: dissect.UDP, Port: PortIO}}
 }
 
-// Probe accepts an encapsulation header with a known command, options 0
-// and a length that the bytes seen agree with (exactly, for UDP).
+// Probe accepts an encapsulation header with a known command, options 0,
+// status 0 (the client speaks first, and a request carries no status) and
+// a length that the bytes seen agree with (exactly, for UDP). On TCP a
+// message longer than the first segment is accepted only when the segment
+// is full-sized, i.e. the message plausibly continues in the next one: a
+// short segment announcing more (a NetBIOS session header reads as a NOP of
+// 12,544 bytes) is another protocol.
 func (Dissector) Probe(t dissect.Transport, b []byte) bool {
-	if !plausibleHeader(b) {
+	if !plausibleHeader(b) || binary.LittleEndian.Uint32(b[8:]) != 0 {
 		return false
 	}
 	n := encapHeader + int(binary.LittleEndian.Uint16(b[2:]))
 	if t == dissect.UDP {
 		return n == len(b)
 	}
-	return n <= len(b) || len(b) >= encapHeader
+	return n <= len(b) || len(b) >= minFullSegment
 }
+
+// minFullSegment is the smallest TCP segment taken as full (the IPv4
+// minimum MSS): a message may continue past it.
+const minFullSegment = 536
 
 func plausibleHeader(b []byte) bool {
 	if len(b) < encapHeader {
