@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,7 +14,9 @@ import (
 	"golang.org/x/term"
 
 	"github.com/otlink/otlink/internal/analyze"
+	"github.com/otlink/otlink/internal/asset"
 	"github.com/otlink/otlink/internal/capture"
+	"github.com/otlink/otlink/internal/detect"
 	"github.com/otlink/otlink/internal/dissect"
 	_ "github.com/otlink/otlink/internal/dissect/all" // registers every dissector
 	"github.com/otlink/otlink/internal/errcode"
@@ -21,17 +24,27 @@ import (
 
 func analyzeCmd() *cobra.Command {
 	var (
-		asJSON bool
-		filter string
+		asJSON       bool
+		filter       string
+		learn        []string
+		baselinePath string
+		rulesPath    string
+		saveBaseline string
+		slicesDir    string
 	)
 	c := &cobra.Command{
-		Use:   "analyze [--json] [--bpf FILTER] FILE...",
+		Use:   "analyze [--json] [--bpf FILTER] [--rules FILE] [--baseline FILE | --learn FILE... [--save-baseline FILE]] [--slices DIR] FILE...",
 		Short: "dissect industrial protocols in pcap/pcapng files and summarise them",
 		Long: `analyze reads capture files (pcap or pcapng), follows every TCP and UDP flow,
 dissects the industrial protocols in them and prints, per file and protocol, the
 PDUs counted by function code. --json prints the summary documented in
 docs/analyze.md. Files that cannot be read are reported and the others analysed.`,
-		Args: cobra.MinimumNArgs(1),
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) == 0 && len(learn) == 0 {
+				return fmt.Errorf("requires at least 1 capture file (or --learn FILE)")
+			}
+			return nil
+		},
 		RunE: func(c *cobra.Command, args []string) error {
 			if _, err := capture.ParseFilter(filter); err != nil {
 				return usageErr(err)
@@ -40,7 +53,27 @@ docs/analyze.md. Files that cannot be read are reported and the others analysed.
 			if f, ok := c.ErrOrStderr().(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 				opts.Progress = progressBar(f)
 			}
+			dcfg, err := detectConfig(c, opts, learn, baselinePath, rulesPath, saveBaseline)
+			if err != nil {
+				return err
+			}
+			if len(args) == 0 {
+				return nil
+			}
+			opts.Observers = func(file string) []analyze.Observer {
+				inv := asset.New()
+				cfg := dcfg
+				cfg.Roles, cfg.File = inv, file
+				return []analyze.Observer{inv, detect.New(cfg)}
+			}
 			sum, err := analyze.Files(c.Context(), args, opts)
+			if slicesDir != "" {
+				for i := range sum.Files {
+					if serr := detect.WriteSlices(c.Context(), sum.Files[i].File, alertsOf(&sum.Files[i]), slicesDir); serr != nil {
+						err = errors.Join(err, serr)
+					}
+				}
+			}
 			out := c.OutOrStdout()
 			if asJSON {
 				b, jerr := json.MarshalIndent(sum, "", "  ")
@@ -51,6 +84,7 @@ docs/analyze.md. Files that cannot be read are reported and the others analysed.
 			} else {
 				for i := range sum.Files {
 					writeFileSummary(out, &sum.Files[i])
+					detect.WriteText(out, sum.Files[i].Alerts)
 				}
 			}
 			if err == nil {
@@ -73,8 +107,69 @@ docs/analyze.md. Files that cannot be read are reported and the others analysed.
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print the machine-readable summary (docs/analyze.md)")
+	c.Flags().StringArrayVar(&learn, "learn", nil, "learn a baseline from this capture (repeat for several files; docs/detections.md)")
+	c.Flags().StringVar(&baselinePath, "baseline", "", "detect departures from this baseline file")
+	c.Flags().StringVar(&rulesPath, "rules", "", "YAML file of custom detection rules (docs/detections.md)")
+	c.Flags().StringVar(&saveBaseline, "save-baseline", "", "write the baseline learned with --learn to this file")
+	c.Flags().StringVar(&slicesDir, "slices", "", "write a pcapng of each alert's evidence frames into this folder")
 	c.Flags().StringVar(&filter, "bpf", "", `capture filter, a tcpdump subset: "tcp port 502 and host 10.0.0.5" (docs/analyze.md)`)
 	return c
+}
+
+// detectConfig loads rules and the baseline, or learns the baseline from
+// the --learn files and saves it.
+func detectConfig(c *cobra.Command, opts analyze.Options, learn []string, baselinePath, rulesPath, saveBaseline string) (detect.Config, error) {
+	var cfg detect.Config
+	if rulesPath != "" {
+		r, err := detect.LoadRules(rulesPath)
+		if err != nil {
+			return cfg, usageErr(err)
+		}
+		cfg.Rules = r
+	}
+	if baselinePath != "" && len(learn) > 0 {
+		return cfg, usageErr(fmt.Errorf("give --baseline or --learn, not both"))
+	}
+	if saveBaseline != "" && len(learn) == 0 {
+		return cfg, usageErr(fmt.Errorf("--save-baseline needs --learn FILE"))
+	}
+	if baselinePath != "" {
+		b, err := detect.LoadBaseline(baselinePath)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Baseline = b
+	}
+	if len(learn) > 0 {
+		l := detect.NewLearner()
+		lopts := opts
+		lopts.Observers = l.ForFile
+		if _, err := analyze.Files(c.Context(), learn, lopts); err != nil {
+			for _, e := range unjoin(err) {
+				if errcode.Of(e) != errcode.CaptureTruncated {
+					return cfg, err
+				}
+			}
+		}
+		cfg.Baseline = l.Baseline()
+		if saveBaseline != "" {
+			if err := cfg.Baseline.Save(saveBaseline); err != nil {
+				return cfg, err
+			}
+		}
+	}
+	return cfg, nil
+}
+
+// alertsOf returns the detection alerts of a file summary.
+func alertsOf(fs *analyze.FileSummary) []*detect.Alert {
+	var out []*detect.Alert
+	for _, a := range fs.Alerts {
+		if d, ok := a.(*detect.Alert); ok {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 func unjoin(err error) []error {

@@ -1,0 +1,412 @@
+package detect
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/otlink/otlink/internal/analyze"
+	"github.com/otlink/otlink/internal/asset"
+	"github.com/otlink/otlink/internal/dissect"
+	"github.com/otlink/otlink/internal/flow"
+)
+
+// Thresholds tune the windowed indicator detections. Zero fields take the
+// defaults documented in docs/detections.md.
+type Thresholds struct {
+	ScanHosts      int           // identity scan: hosts sent identity requests (default 4)
+	ScanWindow     time.Duration // identity scan and diagnostic enumeration window (default 5 min)
+	DiagKinds      int           // diagnostic enumeration: distinct identity requests to one host (default 12)
+	SweepHosts     int           // address sweep: hosts of one subnet spoken to in one protocol (default 8)
+	PortScan       int           // port scan: (host, port) pairs probed without payload (default 20)
+	ExceptionStorm int           // exception responses from one server to one client (default 20)
+	Window         time.Duration // sweep, port scan and exception storm window (default 60 s)
+	RateFactor     float64       // unusual rate: requests per minute above RateFactor × learned peak (default 3)
+	RateMin        int           // ... and at least this many per minute (default 30)
+}
+
+func (t *Thresholds) defaults() {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&t.ScanHosts, 4)
+	def(&t.DiagKinds, 12)
+	def(&t.SweepHosts, 8)
+	def(&t.PortScan, 20)
+	def(&t.ExceptionStorm, 20)
+	def(&t.RateMin, 30)
+	if t.ScanWindow <= 0 {
+		t.ScanWindow = 5 * time.Minute
+	}
+	if t.Window <= 0 {
+		t.Window = time.Minute
+	}
+	if t.RateFactor <= 0 {
+		t.RateFactor = 3
+	}
+}
+
+// Roles gives the inferred role of a host, for rules that match roles
+// (asset.Inventory implements it).
+type Roles interface {
+	Role(a netip.Addr) asset.Role
+}
+
+// Config configures an Engine. The zero value runs the indicator
+// detections only.
+type Config struct {
+	Baseline   *Baseline // baseline detections run when set
+	Rules      *Rules    // custom rules, may be nil
+	Roles      Roles     // for rules matching roles, may be nil
+	Thresholds Thresholds
+	File       string // capture the frames refer to, copied into alerts
+}
+
+// def is a built-in detection.
+type def struct {
+	title string
+	sev   Severity
+	tech  []string
+}
+
+// Detections lists the built-in detections by id.
+var Detections = map[string]def{
+	"plc_stop":         {"PLC stop command", High, []string{"T0858"}},
+	"plc_start":        {"PLC start command", Medium, []string{"T0858"}},
+	"mode_change":      {"Controller operating mode change", High, []string{"T0858"}},
+	"program_download": {"Program download to controller", High, []string{"T0843"}},
+	"program_upload":   {"Program upload from controller", Medium, []string{"T0845"}},
+	"firmware_update":  {"Firmware update", Critical, []string{"T0857"}},
+	"device_restart":   {"Device restart command", High, []string{"T0816"}},
+	"time_set":         {"Device clock set", Low, []string{"T0836"}},
+	"identity_scan":    {"Identity scan of several hosts", Medium, []string{"T0846", "T0888"}},
+	"diag_enum":        {"Diagnostic enumeration of a device", Low, []string{"T0888"}},
+	"address_sweep":    {"Address sweep in an industrial protocol", Medium, []string{"T0846"}},
+	"port_scan":        {"Port scan", High, []string{"T0846"}},
+	"malformed":        {"Malformed industrial protocol PDUs", Low, []string{"T0866"}},
+	"exception_storm":  {"Exception response storm", Medium, []string{"T0861", "T0814"}},
+	"new_asset":        {"New asset on the network", Medium, []string{"T0864"}},
+	"new_connection":   {"New industrial connection", Medium, []string{"T0848"}},
+	"new_function":     {"Function not seen while learning", Medium, []string{"T0855"}},
+	"new_writer":       {"Write from a host that never wrote", High, []string{"T0855", "T0836"}},
+	"address_range":    {"Address outside the learned ranges", Medium, []string{"T0836"}},
+	"unusual_rate":     {"Unusual request rate", Medium, []string{"T0814"}},
+}
+
+// indicators maps an action to its indicator detection.
+var indicators = map[dissect.Action]string{
+	dissect.ActStop: "plc_stop", dissect.ActStart: "plc_start", dissect.ActModeChange: "mode_change",
+	dissect.ActDownload: "program_download", dissect.ActUpload: "program_upload", dissect.ActFirmware: "firmware_update",
+	dissect.ActRestart: "device_restart", dissect.ActTimeSet: "time_set",
+}
+
+// Engine runs detections over the PDUs and flows of one capture (or one
+// live stream). It is not safe for concurrent use.
+type Engine struct {
+	cfg    Config
+	th     Thresholds
+	alerts map[string]*Alert
+	order  []*Alert
+	seq    map[string]int
+	series map[string]*series
+	rates  map[connKey]*rate
+	done   bool
+}
+
+// New returns an engine; it does no I/O.
+func New(cfg Config) *Engine {
+	e := &Engine{cfg: cfg, th: cfg.Thresholds, alerts: map[string]*Alert{}, seq: map[string]int{}, series: map[string]*series{}, rates: map[connKey]*rate{}}
+	e.th.defaults()
+	if cfg.Baseline != nil && cfg.Baseline.idx == nil {
+		if err := cfg.Baseline.index(); err != nil {
+			e.cfg.Baseline = nil
+		}
+	}
+	return e
+}
+
+// alert returns the alert of detection det aggregated under key, making it
+// from the built-in definition d when new.
+func (e *Engine) alert(det, key string, d def, proto string, assets ...string) *Alert {
+	k := det + "|" + key
+	if a := e.alerts[k]; a != nil {
+		return a
+	}
+	e.seq[det]++
+	a := &Alert{ID: fmt.Sprintf("%s-%d", strings.TrimPrefix(det, "rule:"), e.seq[det]), Detection: det, Title: d.title, Severity: d.sev,
+		Techniques: append([]string{}, d.tech...), Proto: proto, Assets: []string{}, Frames: []uint64{}, Evidence: []Evidence{}, File: e.cfg.File}
+	for _, s := range assets {
+		if s != "" && !containsStr(a.Assets, s) {
+			a.Assets = append(a.Assets, s)
+		}
+	}
+	e.alerts[k] = a
+	e.order = append(e.order, a)
+	return a
+}
+
+func containsStr(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *Engine) raise(det, key string, proto string, ev Evidence, detail string, assets ...string) *Alert {
+	a := e.alert(det, key, Detections[det], proto, assets...)
+	for _, s := range assets {
+		if s != "" && len(a.Assets) < 64 && !containsStr(a.Assets, s) {
+			a.Assets = append(a.Assets, s)
+		}
+	}
+	a.add(ev)
+	if a.Detail == "" {
+		a.Detail = detail
+	}
+	return a
+}
+
+// PDU implements analyze.Observer.
+func (e *Engine) PDU(f *flow.Flow, p *dissect.PDU) {
+	cli, srv := f.Client.Addr().Unmap(), f.Server.Addr().Unmap()
+	src, dst := f.Client, f.Server
+	if p.Meta.Dir == dissect.ToClient {
+		src, dst = dst, src
+	}
+	pair := cli.String() + ">" + srv.String()
+	ev := func() Evidence { return evidenceOf(src, dst, p) }
+
+	if p.Malformed != "" {
+		e.raise("malformed", cli.String()+"|"+p.Proto, p.Proto, ev(), fmt.Sprintf("%s: %s", p.Proto, p.Malformed), src.Addr().String(), dst.Addr().String())
+	}
+	if p.Exception != 0 && (p.Response || p.Meta.Dir == dissect.ToClient) {
+		e.add("exception_storm", pair, p.Proto, e.th.Window, e.th.ExceptionStorm, false, p.Meta.Time, "", ev(), srv.String(), cli.String())
+	}
+	req := clientRequest(p) && p.Malformed == ""
+	if req {
+		if det, ok := indicators[p.Action]; ok && p.Exception == 0 {
+			// One alert per client and protocol: a host restarting twenty
+			// devices is one incident with twenty assets.
+			e.raise(det, cli.String()+"|"+p.Proto, p.Proto, ev(), fmt.Sprintf("%s %s (%s, function %d) from %s", p.Proto, p.Name, p.Action, p.Function, cli), cli.String(), srv.String())
+		}
+		if p.Action == dissect.ActIdentify {
+			e.add("identity_scan", cli.String(), p.Proto, e.th.ScanWindow, e.th.ScanHosts, true, p.Meta.Time, srv.String(), ev(), cli.String())
+			if p.Proto != "opcua" { // browsing an OPC UA address space is normal client behaviour
+				kind := fmt.Sprintf("%s/%d", p.Proto, p.Function)
+				if len(p.Objects) > 0 {
+					kind += fmt.Sprintf("/%s:%d", p.Objects[0].Space, p.Objects[0].Start)
+				}
+				e.add("diag_enum", pair, p.Proto, e.th.ScanWindow, e.th.DiagKinds, true, p.Meta.Time, kind, ev(), cli.String(), srv.String())
+			}
+		}
+		if e.cfg.Baseline != nil {
+			e.baselinePDU(f, p, cli, srv, ev)
+		}
+	}
+	if e.cfg.Rules != nil {
+		e.rulesPDU(f, p, cli, srv, ev)
+	}
+}
+
+// baselinePDU checks a client request against the allow-list.
+func (e *Engine) baselinePDU(f *flow.Flow, p *dissect.PDU, cli, srv netip.Addr, ev func() Evidence) {
+	ix := e.cfg.Baseline.idx
+	pair := cli.String() + ">" + srv.String()
+	k := connKey{cli, srv, p.Proto}
+	bc := ix.conns[k]
+	if bc == nil {
+		e.raise("new_connection", pair+"|"+p.Proto, p.Proto, ev(), fmt.Sprintf("%s from %s to %s not in the baseline", p.Proto, cli, srv), cli.String(), srv.String())
+	}
+	if writeAction(p.Action) && !ix.writers[cli] {
+		e.raise("new_writer", pair, p.Proto, ev(), fmt.Sprintf("%s sent %s (%s) but never wrote while learning", cli, p.Name, p.Action), cli.String(), srv.String())
+	}
+	if bc != nil {
+		fk := fnKey{p.Function, mapName(p.Counting)}
+		bf, ok := bc.fns[fk]
+		if !ok {
+			a := e.raise("new_function", pair+"|"+p.Proto+"|"+fmt.Sprint(fk), p.Proto, ev(),
+				fmt.Sprintf("%s function %d (%s) from %s to %s not in the baseline", p.Proto, p.Function, p.Name, cli, srv), cli.String(), srv.String())
+			if writeAction(p.Action) && a.Count == 1 {
+				a.Severity = High
+				a.Techniques = appendTech(a.Techniques, "T0836")
+			}
+		} else if len(bf.f.Ranges) > 0 {
+			for _, o := range p.Objects {
+				if o.Count == 0 || inRanges(bf.f.Ranges, o.Space, o.Start, o.Count) {
+					continue
+				}
+				a := e.raise("address_range", pair+"|"+p.Proto+"|"+fmt.Sprint(fk), p.Proto, ev(),
+					fmt.Sprintf("%s %s %s %d..%d outside the learned ranges", p.Proto, p.Name, o.Space, o.Start, uint64(o.Start)+uint64(o.Count)-1), cli.String(), srv.String())
+				if !writeAction(p.Action) && a.Count == 1 {
+					a.Techniques, a.Severity = []string{"T0861"}, Low
+				}
+				break
+			}
+		}
+	}
+	r := e.rates[k]
+	if r == nil {
+		r = &rate{minute: -1}
+		if bc != nil {
+			r.learned = bc.c.PeakPerMinute
+		}
+		e.rates[k] = r
+	}
+	r.add(p.Meta.Time, ev, writeAction(p.Action))
+}
+
+func appendTech(l []string, t string) []string {
+	if containsStr(l, t) {
+		return l
+	}
+	return append(l, t)
+}
+
+// rate counts the requests of one connection per minute and keeps the
+// busiest minute with its first frames as evidence.
+type rate struct {
+	learned    int
+	minute     int64
+	n          int
+	writes     int
+	cur        []Evidence
+	peak       int
+	peakWrites int
+	peakEv     []Evidence
+}
+
+func (r *rate) add(t int64, ev func() Evidence, write bool) {
+	m := t / int64(time.Minute)
+	if m != r.minute {
+		r.minute, r.n, r.writes, r.cur = m, 0, 0, r.cur[:0]
+	}
+	r.n++
+	if write {
+		r.writes++
+	}
+	if len(r.cur) < 4 {
+		r.cur = append(r.cur, ev())
+	}
+	if r.n > r.peak {
+		r.peak, r.peakWrites = r.n, r.writes
+		r.peakEv = append(r.peakEv[:0], r.cur...)
+	}
+}
+
+// FlowEnd implements analyze.FlowObserver: port scans, address sweeps and
+// new assets come from flows.
+func (e *Engine) FlowEnd(f *flow.Flow) {
+	cli, srv := f.Client.Addr().Unmap(), f.Server.Addr().Unmap()
+	ev := Evidence{Frame: f.FirstFrame, Time: time.Unix(0, f.First).UTC(), Src: f.Client.String(), Dst: f.Server.String(), Proto: f.Proto}
+	// With a baseline, flows of learned connections are not scan evidence:
+	// a historian polling forty controllers is not sweeping them.
+	known := false
+	if b := e.cfg.Baseline; b != nil {
+		_, known = b.idx.conns[connKey{cli, srv, f.Proto}]
+	}
+	if f.T == dissect.TCP && f.Flags[0]&flow.SYN != 0 && f.Bytes[0]+f.Bytes[1] == 0 && !known {
+		switch {
+		case f.Flags[1]&flow.RST != 0:
+			ev.Note = "SYN answered by RST: port closed"
+		case f.Flags[1]&flow.SYN != 0:
+			ev.Note = "SYN answered by SYN-ACK, no payload: port open"
+		default:
+			ev.Note = "SYN not answered"
+		}
+		e.add("port_scan", cli.String(), "", e.th.Window, e.th.PortScan, true, f.First, f.Server.String(), ev, cli.String())
+	}
+	if f.Proto != "" && f.Packets[0] > 0 && !skipAddr(srv) && !known {
+		ev.Note = f.Proto + " flow"
+		e.add("address_sweep", cli.String()+"|"+f.Proto+"|"+subnet(srv), f.Proto, e.th.Window, e.th.SweepHosts, true, f.First, srv.String(), ev, cli.String())
+	}
+	if b := e.cfg.Baseline; b != nil {
+		for d, a := range [2]netip.Addr{cli, srv} {
+			if f.Packets[d] == 0 || skipAddr(a) || b.idx.assets[a] {
+				continue
+			}
+			ev.Note = "first flow of the host"
+			e.raise("new_asset", a.String(), f.Proto, ev, fmt.Sprintf("%s is not in the baseline", a), a.String())
+		}
+	}
+}
+
+// subnet names the /24 (IPv4) or /64 (IPv6) of a.
+func subnet(a netip.Addr) string {
+	bits := 64
+	if a.Is4() {
+		bits = 24
+	}
+	p, _ := a.Prefix(bits)
+	return p.String()
+}
+
+// Report implements analyze.Reporter: it finishes the windowed detections
+// and adds the alerts to the summary.
+func (e *Engine) Report(fs *analyze.FileSummary) {
+	for _, a := range e.Alerts() {
+		fs.Alerts = append(fs.Alerts, a)
+	}
+}
+
+// Alerts finishes the windowed and rate detections (once) and returns
+// every alert, ordered by time.
+func (e *Engine) Alerts() []*Alert {
+	if !e.done {
+		e.done = true
+		keys := make([]string, 0, len(e.series))
+		for k := range e.series {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			e.evaluate(e.series[k])
+		}
+		e.finishRates()
+	}
+	out := append([]*Alert(nil), e.order...)
+	sortAlerts(out)
+	return out
+}
+
+func (e *Engine) finishRates() {
+	keys := make([]connKey, 0, len(e.rates))
+	for k := range e.rates {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].client != keys[j].client {
+			return keys[i].client.Less(keys[j].client)
+		}
+		if keys[i].server != keys[j].server {
+			return keys[i].server.Less(keys[j].server)
+		}
+		return keys[i].proto < keys[j].proto
+	})
+	for _, k := range keys {
+		r := e.rates[k]
+		if r.learned == 0 || r.peak < e.th.RateMin || float64(r.peak) <= e.th.RateFactor*float64(r.learned) {
+			continue
+		}
+		a := e.alert("unusual_rate", k.client.String()+">"+k.server.String()+"|"+k.proto, Detections["unusual_rate"], k.proto, k.client.String(), k.server.String())
+		for _, ev := range r.peakEv {
+			a.add(ev)
+		}
+		a.Count = r.peak
+		a.Detail = fmt.Sprintf("%d %s requests in one minute, learned peak %d", r.peak, k.proto, r.learned)
+		if r.peakWrites*2 > r.peak {
+			a.Techniques = appendTech(a.Techniques, "T0806")
+		}
+	}
+}
+
+var (
+	_ analyze.Observer     = (*Engine)(nil)
+	_ analyze.FlowObserver = (*Engine)(nil)
+	_ analyze.Reporter     = (*Engine)(nil)
+)
