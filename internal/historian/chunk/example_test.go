@@ -107,3 +107,37 @@ func TestPrintExample(t *testing.T) {
 	h := LeafHash("plant/m1/temp", s)
 	t.Logf("chunk\n%s\ncanonical\n%s\nleaf %x", hex.Dump(e.Finish()), hex.Dump(Canonical("plant/m1/temp", s)), h)
 }
+
+// v1Example is the documented example as format version 1 wrote it; the
+// reader must go on decoding version 1 chunks.
+const v1Example = "4f544c4301030000040000000000" + "2a36fe9c9717005efae8fe9c97174d000000a4980e63" +
+	"0d706c616e742f6d312f74656d70" + "1200091797" + "9cfe362a0000000000003b9aca00" +
+	"12000000000000000f42400000000000000000" + "0c02030000018080a88008ed20" +
+	"0b010000000000000000d784"
+
+func TestVersion1Chunk(t *testing.T) {
+	b, err := hex.DecodeString(v1Example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b[4] != 1 {
+		t.Fatalf("version byte %d", b[4])
+	}
+	r, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.Samples(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := exampleSamples()
+	if len(got) != len(want) {
+		t.Fatalf("%d samples, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("sample %d: %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}

@@ -4,12 +4,15 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"math"
 
 	"github.com/otlink/otlink/internal/errcode"
 )
 
-// Version is the chunk format version this package writes and reads.
-const Version = 1
+// Version is the chunk format version this package writes. It reads
+// this one and version 1, which lacks the Rice and grid int column orders
+// and the ordered float modes.
+const Version = 2
 
 // HeaderSize is the size of the fixed chunk header in bytes.
 const HeaderSize = 36
@@ -32,7 +35,29 @@ const (
 	floatXOR32      = 1
 	floatDecimal    = 2 // value = n / 10^d
 	floatDecimalMul = 3 // value = n × 10^-d
+	floatOrd32      = 4 // v2: int column of the float32 patterns, ordered
+	floatOrd64      = 5 // v2: int column of the float64 patterns, ordered
 )
+
+// ord32 maps a float32 bit pattern to an int whose order is the float's
+// (negative values flip their magnitude bits): the deltas of a slowly
+// moving signal are then small. It is its own inverse.
+func ord32(b uint32) int64 {
+	x := int32(b)
+	if x < 0 {
+		x ^= math.MaxInt32
+	}
+	return int64(x)
+}
+
+// ord64 is ord32 for float64 patterns; also its own inverse.
+func ord64(b uint64) int64 {
+	x := int64(b)
+	if x < 0 {
+		x ^= math.MaxInt64
+	}
+	return x
+}
 
 // maxDecimalDigits is the most decimal places the decimal float mode tries.
 const maxDecimalDigits = 9

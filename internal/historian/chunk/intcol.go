@@ -115,26 +115,64 @@ func intCost(xs []int64, order int, unit int64) int {
 }
 
 // appendIntCol appends the int column of xs (empty when xs is empty):
-// byte order, byte unit exponent, then the bit stream.
+// byte order, byte unit exponent, then the bit stream. With v1, only
+// orders 0–2 are used (the documented example pins that output).
 func appendIntCol(dst []byte, xs []int64) []byte {
+	return appendIntColScratch(dst, xs, nil)
+}
+
+// appendIntColScratch is appendIntCol with a reusable scratch slice.
+func appendIntColScratch(dst []byte, xs []int64, scratch *[]uint64) []byte {
 	if len(xs) == 0 {
 		return dst
 	}
 	e := unitExp(xs)
 	unit := pow10[e]
-	c1, c2 := intCost(xs, 1, unit), intCost(xs, 2, unit)
 	order := 2
-	switch {
-	case len(xs) > 1 && constStep(xs):
+	var zs []uint64
+	var step, rmin int64
+	var gw uint
+	if len(xs) > 1 && constStep(xs) {
 		order = 0 // every delta-of-delta is zero
-	case c1 <= c2:
-		order = 1
+	} else {
+		c1, c2 := intCost(xs, 1, unit), intCost(xs, 2, unit)
+		best := c2
+		if c1 <= c2 {
+			order, best = 1, c1
+		}
+		if scratch == nil {
+			scratch = new([]uint64)
+		}
+		// Rice and grid codings pay a few bytes of header; they are
+		// tried only where they can win.
+		if len(xs) > 8 {
+			for _, o := range []int{1, 2} {
+				*scratch = diffs(*scratch, xs, o, unit)
+				if c := riceCost(*scratch); c < best {
+					order, best = orderRice1+o-1, c
+				}
+			}
+			if st, rm, w, c, ok := gridPlan(xs, unit); ok && c < best {
+				order, best, step, rmin, gw = orderGrid, c, st, rm, w
+			}
+		}
+		if order == orderRice1 || order == orderRice2 {
+			*scratch = diffs(*scratch, xs, order-orderRice1+1, unit)
+			zs = *scratch
+		}
 	}
 	dst = append(dst, byte(order), e)
 	w := bitWriter{b: dst}
 	w.write(uint64(xs[0]), 64)
-	if order == 0 {
+	switch order {
+	case 0:
 		w.write(uint64(xs[1]-xs[0]), 64)
+		return w.bytes()
+	case orderRice1, orderRice2:
+		writeRice(&w, zs)
+		return w.bytes()
+	case orderGrid:
+		writeGrid(&w, xs, unit, step, rmin, gw)
 		return w.bytes()
 	}
 	var pd int64
@@ -152,20 +190,27 @@ func appendIntCol(dst []byte, xs []int64) []byte {
 
 // intColReader decodes an int column value by value.
 type intColReader struct {
-	br    bitReader
-	order uint8
-	unit  int64
-	start bool
-	prev  int64
-	pd    int64
+	br        bitReader
+	order     uint8
+	unit      int64
+	start     bool
+	prev      int64
+	pd        int64
+	k         uint // Rice parameter of the current block
+	blockLeft int  // Rice values left in the block
+	first     int64
+	base      int64 // grid: first + rmin·unit + i·step, the next grid point
+	gw        uint  // grid residual width
 }
 
-func (c *intColReader) init(col []byte) error {
+// init locates an int column; maxOrd is the highest order the chunk's
+// format version knows.
+func (c *intColReader) init(col []byte, maxOrd uint8) error {
 	*c = intColReader{}
 	if len(col) < 2 {
 		return errTrunc("int column header")
 	}
-	if col[0] > 2 {
+	if col[0] > maxOrd {
 		return errCorrupt("int column order %d", col[0])
 	}
 	if int(col[1]) >= len(pow10) {
@@ -180,12 +225,32 @@ func (c *intColReader) next() int64 {
 	if c.start {
 		c.start = false
 		c.prev = int64(c.br.read64())
-		if c.order == 0 {
+		switch c.order {
+		case 0:
 			c.pd = int64(c.br.read64())
+		case orderGrid:
+			c.pd = int64(c.br.read64()) // step
+			rmin := int64(c.br.read64())
+			c.gw = uint(c.br.read(7))
+			if c.gw > 64 {
+				c.br.eof = true
+			}
+			c.base = c.prev + rmin*c.unit
 		}
 		return c.prev
 	}
-	if c.order == 0 {
+	switch c.order {
+	case 0:
+		c.prev += c.pd
+		return c.prev
+	case orderGrid:
+		c.base += c.pd
+		return c.base + int64(c.br.readN(c.gw))*c.unit
+	case orderRice1:
+		c.prev += unzigzag(c.readRice()) * c.unit
+		return c.prev
+	case orderRice2:
+		c.pd += unzigzag(c.readRice()) * c.unit
 		c.prev += c.pd
 		return c.prev
 	}

@@ -14,7 +14,7 @@ import (
 // aggDef is one aggregate a request can name.
 type aggDef struct {
 	name, part13, about string
-	get                 func(r *agg.Result) AggValue
+	get                 func(r *agg.Result, a *arena) AggValue
 }
 
 func num(f float64) model.Value {
@@ -28,54 +28,72 @@ func count(n int) model.Value { return model.IntValue(model.Int64, int64(n)) }
 
 func seconds(ns int64) model.Value { return model.FloatValue(model.Float64, float64(ns)/1e9) }
 
-func at(ns int64) *time.Time {
-	t := time.Unix(0, ns).UTC()
-	return &t
+// arena hands out the times and statuses that AggValues point to from
+// shared blocks: one allocation per block rather than one per value.
+type arena struct {
+	ts []time.Time
+	qs []Status
 }
 
-func st(q model.Quality) *Status { s := Status(q); return &s }
+const arenaBlock = 512
 
-func extreme(r *agg.Result, v float64, t int64, q model.Quality) AggValue {
+func (a *arena) at(ns int64) *time.Time {
+	if len(a.ts) == cap(a.ts) {
+		a.ts = make([]time.Time, 0, arenaBlock)
+	}
+	a.ts = append(a.ts, time.Unix(0, ns).UTC())
+	return &a.ts[len(a.ts)-1]
+}
+
+func (a *arena) st(q model.Quality) *Status {
+	if len(a.qs) == cap(a.qs) {
+		a.qs = make([]Status, 0, arenaBlock)
+	}
+	a.qs = append(a.qs, Status(q))
+	return &a.qs[len(a.qs)-1]
+}
+
+func extreme(a *arena, r *agg.Result, v float64, t int64, q model.Quality) AggValue {
 	if r.Count == 0 {
 		return AggValue{}
 	}
-	return AggValue{Value: num(v), Time: at(t), Status: st(q)}
+	return AggValue{Value: num(v), Time: a.at(t), Status: a.st(q)}
 }
 
-func edge(r *agg.Result, s model.Sample) AggValue {
+func edge(a *arena, r *agg.Result, s model.Sample) AggValue {
 	if r.Count == 0 {
 		return AggValue{}
 	}
-	return AggValue{Value: s.Value, Time: at(s.Source)}
+	return AggValue{Value: s.Value, Time: a.at(s.Source)}
 }
 
 var aggDefs = []aggDef{
-	{"count", "Count", "good samples in the interval", func(r *agg.Result) AggValue { return AggValue{Value: count(r.Count)} }},
-	{"min", "Minimum / MinimumActualTime", "smallest good value, with its time", func(r *agg.Result) AggValue {
-		return extreme(r, r.Minimum, r.MinimumTime, r.MinimumStatus)
+	{"count", "Count", "good samples in the interval", func(r *agg.Result, a *arena) AggValue { return AggValue{Value: count(r.Count)} }},
+	{"min", "Minimum / MinimumActualTime", "smallest good value, with its time", func(r *agg.Result, a *arena) AggValue {
+		return extreme(a, r, r.Minimum, r.MinimumTime, r.MinimumStatus)
 	}},
-	{"max", "Maximum / MaximumActualTime", "largest good value, with its time", func(r *agg.Result) AggValue {
-		return extreme(r, r.Maximum, r.MaximumTime, r.MaximumStatus)
+	{"max", "Maximum / MaximumActualTime", "largest good value, with its time", func(r *agg.Result, a *arena) AggValue {
+		return extreme(a, r, r.Maximum, r.MaximumTime, r.MaximumStatus)
 	}},
-	{"avg", "Average", "arithmetic mean of good samples", func(r *agg.Result) AggValue { return AggValue{Value: num(r.Average)} }},
-	{"twa", "TimeAverage", "time-weighted average over the good time", func(r *agg.Result) AggValue { return AggValue{Value: num(r.TimeAverage)} }},
-	{"total", "Total", "time integral over the good time, value × seconds", func(r *agg.Result) AggValue { return AggValue{Value: num(r.Total)} }},
-	{"range", "Range", "max − min", func(r *agg.Result) AggValue { return AggValue{Value: num(r.Range)} }},
-	{"first", "Start", "first good sample", func(r *agg.Result) AggValue { return edge(r, r.First) }},
-	{"last", "End", "last good sample", func(r *agg.Result) AggValue { return edge(r, r.Last) }},
-	{"stddev", "StandardDeviationSample", "sample standard deviation (n−1)", func(r *agg.Result) AggValue { return AggValue{Value: num(r.StdDevSample)} }},
-	{"stddev_pop", "StandardDeviationPopulation", "population standard deviation (n)", func(r *agg.Result) AggValue { return AggValue{Value: num(r.StdDevPopulation)} }},
-	{"pct_good", "PercentGood", "share of the interval's time with good data, 0..100", func(r *agg.Result) AggValue { return AggValue{Value: num(r.PercentGood)} }},
-	{"pct_bad", "PercentBad", "share without good data, 0..100", func(r *agg.Result) AggValue { return AggValue{Value: num(r.PercentBad)} }},
-	{"dur_good", "DurationGood", "seconds with good data", func(r *agg.Result) AggValue { return AggValue{Value: seconds(r.DurationGood)} }},
-	{"dur_bad", "DurationBad", "seconds without good data", func(r *agg.Result) AggValue { return AggValue{Value: seconds(r.DurationBad)} }},
-	{"dur_state_zero", "DurationInStateZero", "seconds of good data equal to zero (false)", func(r *agg.Result) AggValue { return AggValue{Value: seconds(r.DurationInStateZero)} }},
-	{"dur_state_nonzero", "DurationInStateNonZero", "seconds of good data not zero (true)", func(r *agg.Result) AggValue {
+	{"avg", "Average", "arithmetic mean of good samples", func(r *agg.Result, a *arena) AggValue { return AggValue{Value: num(r.Average)} }},
+	{"twa", "TimeAverage", "time-weighted average over the good time", func(r *agg.Result, a *arena) AggValue { return AggValue{Value: num(r.TimeAverage)} }},
+	{"total", "Total", "time integral over the good time, value × seconds", func(r *agg.Result, a *arena) AggValue { return AggValue{Value: num(r.Total)} }},
+	{"range", "Range", "max − min", func(r *agg.Result, a *arena) AggValue { return AggValue{Value: num(r.Range)} }},
+	{"first", "Start", "first good sample", func(r *agg.Result, a *arena) AggValue { return edge(a, r, r.First) }},
+	{"last", "End", "last good sample", func(r *agg.Result, a *arena) AggValue { return edge(a, r, r.Last) }},
+	{"stddev", "StandardDeviationSample", "sample standard deviation (n−1)", func(r *agg.Result, a *arena) AggValue { return AggValue{Value: num(r.StdDevSample)} }},
+	{"stddev_pop", "StandardDeviationPopulation", "population standard deviation (n)", func(r *agg.Result, a *arena) AggValue { return AggValue{Value: num(r.StdDevPopulation)} }},
+	{"pct_good", "PercentGood", "share of the interval's time with good data, 0..100", func(r *agg.Result, a *arena) AggValue { return AggValue{Value: num(r.PercentGood)} }},
+	{"pct_bad", "PercentBad", "share without good data, 0..100", func(r *agg.Result, a *arena) AggValue { return AggValue{Value: num(r.PercentBad)} }},
+	{"dur_good", "DurationGood", "seconds with good data", func(r *agg.Result, a *arena) AggValue { return AggValue{Value: seconds(r.DurationGood)} }},
+	{"dur_bad", "DurationBad", "seconds without good data", func(r *agg.Result, a *arena) AggValue { return AggValue{Value: seconds(r.DurationBad)} }},
+	{"dur_state_zero", "DurationInStateZero", "seconds of good data equal to zero (false)", func(r *agg.Result, a *arena) AggValue { return AggValue{Value: seconds(r.DurationInStateZero)} }},
+	{"dur_state_nonzero", "DurationInStateNonZero", "seconds of good data not zero (true)", func(r *agg.Result, a *arena) AggValue {
 		return AggValue{Value: seconds(r.DurationInStateNonZero)}
 	}},
-	{"transitions", "NumberOfTransitions", "changes of value between consecutive good samples", func(r *agg.Result) AggValue { return AggValue{Value: count(r.Transitions)} }},
-	{"interpolative", "Interpolative", "value at the interval's start", func(r *agg.Result) AggValue {
-		return AggValue{Value: num(r.Interpolative), Status: st(r.InterpolativeStatus)}
+	{"transitions", "NumberOfTransitions", "changes of value between consecutive good samples", func(r *agg.Result, a *arena) AggValue { return AggValue{Value: count(r.Transitions)} }},
+	{"interpolative", "Interpolative", "value at the interval's start", func(r *agg.Result, a *arena) AggValue {
+		return AggValue{Value: num(r.Interpolative), Status: a.st(r.InterpolativeStatus)}
 	}},
 }
 
@@ -173,6 +191,7 @@ func (e *Engine) Aggregate(ctx context.Context, req AggRequest) (*AggResponse, e
 	resp := &AggResponse{From: time.Unix(0, from).UTC(), To: time.Unix(0, to).UTC(), Interval: time.Duration(iv).String(),
 		Aggregates: names, Series: make([]AggSeries, 0, len(tags))}
 	var rs, tail []agg.Result
+	var ar arena
 	for _, tag := range tags {
 		rawFrom, rolled := from, ""
 		if level, liv, cut, ok := e.rollupPlan(tag, from, to, iv, defs, o); ok {
@@ -210,7 +229,7 @@ func (e *Engine) Aggregate(ctx context.Context, req AggRequest) (*AggResponse, e
 			b.Start, b.End, b.Status = time.Unix(0, r.Start).UTC(), time.Unix(0, r.End).UTC(), Status(r.Status)
 			b.Values = vals[i*len(defs) : (i+1)*len(defs) : (i+1)*len(defs)]
 			for j, d := range defs {
-				b.Values[j] = d.get(r)
+				b.Values[j] = d.get(r, &ar)
 			}
 		}
 		resp.Series = append(resp.Series, ser)

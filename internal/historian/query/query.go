@@ -471,8 +471,7 @@ func (c *chain) Next() bool {
 			c.stage = 1
 		case 1:
 			if c.it.Next() {
-				c.cur = c.it.At()
-				return true
+				return true // At reads the store's iterator: no copy here
 			}
 			if err := c.it.Err(); err != nil {
 				c.err = err
@@ -499,7 +498,12 @@ func (c *chain) Next() bool {
 	}
 }
 
-func (c *chain) At() model.Sample { return c.cur }
+func (c *chain) At() model.Sample {
+	if c.stage == 1 {
+		return c.it.At()
+	}
+	return c.cur
+}
 
 func (c *chain) close() error {
 	err := c.it.Close()

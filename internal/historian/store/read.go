@@ -62,21 +62,25 @@ type merge struct {
 	openI    int
 	heap     []*source
 	ord      int
-	cur      model.Sample
+	cur      *model.Sample // in the top source's iterator or in open
 	err      error
 	started  bool
 	free     []*source
+	// nmT and nmI cache nextMin: the lists move only in activate.
+	nmT   int64
+	nmI   int
+	nmSet bool
 }
 
 type source struct {
 	it  chunk.Iter
 	buf []byte // the chunk bytes (pebble's are valid only until Next)
 	ord int
-	cur model.Sample
+	t   int64 // source time of it.Current()
 }
 
 func (m *merge) less(a, b *source) bool {
-	return a.cur.Source < b.cur.Source || a.cur.Source == b.cur.Source && a.ord < b.ord
+	return a.t < b.t || a.t == b.t && a.ord < b.ord
 }
 
 func (m *merge) push(x *source) {
@@ -113,6 +117,14 @@ func (m *merge) down(i int) {
 
 // nextMin is the smallest minT of the chunks not yet activated.
 func (m *merge) nextMin() (int64, int) {
+	if !m.nmSet {
+		m.nmT, m.nmI = m.scanMin()
+		m.nmSet = true
+	}
+	return m.nmT, m.nmI
+}
+
+func (m *merge) scanMin() (int64, int) {
 	best, bi := int64(math.MaxInt64), -1
 	for i, it := range m.lists {
 		if it.Valid() {
@@ -136,6 +148,7 @@ func (m *merge) activate(i int) bool {
 	}
 	src.buf = append(src.buf[:0], it.Value()...)
 	it.Next()
+	m.nmSet = false
 	r, err := chunk.Decode(src.buf)
 	if err != nil {
 		m.err = errcode.Wrap(errcode.StoreRead, err, "read chunk")
@@ -147,11 +160,11 @@ func (m *merge) activate(i int) bool {
 	}
 	src.it.Reset(r)
 	for src.it.Next() {
-		if s := src.it.At(); s.Source >= m.from {
+		if s := src.it.Current(); s.Source >= m.from {
 			if s.Source >= m.to {
 				break
 			}
-			src.cur = s
+			src.t = s.Source
 			m.ord++
 			src.ord = m.ord
 			m.push(src)
@@ -173,9 +186,11 @@ func (m *merge) Next() bool {
 	if m.started && len(m.heap) > 0 {
 		// Advance the source the last sample came from.
 		top := m.heap[0]
-		if top.it.Next() && top.it.At().Source < m.to {
-			top.cur = top.it.At()
-			m.down(0)
+		if top.it.Next() && top.it.Current().Source < m.to {
+			top.t = top.it.Current().Source
+			if len(m.heap) > 1 {
+				m.down(0)
+			}
 		} else {
 			if err := top.it.Err(); err != nil {
 				m.err = errcode.Wrap(errcode.StoreRead, err, "read chunk")
@@ -193,7 +208,7 @@ func (m *merge) Next() bool {
 	m.started = true
 	for {
 		t, i := m.nextMin()
-		if i < 0 || len(m.heap) > 0 && t > m.heap[0].cur.Source {
+		if i < 0 || len(m.heap) > 0 && t > m.heap[0].t {
 			break
 		}
 		if !m.activate(i) {
@@ -201,21 +216,26 @@ func (m *merge) Next() bool {
 		}
 	}
 	if len(m.heap) > 0 {
-		m.cur = m.heap[0].cur
+		m.cur = m.heap[0].it.Current()
 		return true
 	}
 	// Stored chunks are done; the open chunk is newer than all of them.
 	m.started = false
 	if m.openI < len(m.open) {
-		m.cur = m.open[m.openI]
+		m.cur = &m.open[m.openI]
 		m.openI++
 		return true
 	}
 	return false
 }
 
-func (m *merge) At() model.Sample { return m.cur }
-func (m *merge) Err() error       { return m.err }
+func (m *merge) At() model.Sample {
+	if m.cur == nil {
+		return model.Sample{}
+	}
+	return *m.cur
+}
+func (m *merge) Err() error { return m.err }
 
 func (m *merge) Close() error {
 	for _, it := range m.lists {
