@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -19,17 +22,61 @@ import (
 	"github.com/otlink/otlink/internal/errcode"
 	"github.com/otlink/otlink/internal/historian/export"
 	"github.com/otlink/otlink/internal/historian/query"
+	"github.com/otlink/otlink/internal/tlsca"
 )
 
 // historyTarget is where history commands read: a stopped data folder
 // (--data) or a running otlink's REST API (--url).
 type historyTarget struct {
-	data, url string
+	data, url     string
+	token, cacert string
 }
 
 func (t *historyTarget) flags(c *cobra.Command) {
 	c.PersistentFlags().StringVar(&t.data, "data", "", "data folder of a stopped otlink (default: the run folder under the user's state directory)")
-	c.PersistentFlags().StringVar(&t.url, "url", "", "ask a running otlink instead, e.g. http://127.0.0.1:8080")
+	c.PersistentFlags().StringVar(&t.url, "url", "", "ask a running otlink instead, e.g. https://127.0.0.1:8443")
+	c.PersistentFlags().StringVar(&t.token, "token", "", "API token for --url (default $OTLINK_TOKEN); create one with otlink token create")
+	c.PersistentFlags().StringVar(&t.cacert, "cacert", "", "CA certificate to trust for --url (default $OTLINK_CACERT, else DATA/tls/ca.pem when it exists, besides the system's)")
+}
+
+// do sends a request to --url with the bearer token, trusting the
+// system's CAs and otlink's local CA.
+func (t *historyTarget) do(hr *http.Request) (*http.Response, error) {
+	tok := t.token
+	if tok == "" {
+		tok = os.Getenv("OTLINK_TOKEN")
+	}
+	if tok != "" {
+		hr.Header.Set("Authorization", "Bearer "+tok)
+	}
+	ca := t.cacert
+	if ca == "" {
+		ca = os.Getenv("OTLINK_CACERT")
+	}
+	if ca == "" {
+		if p := filepath.Join(t.dataDir(), app.TLSDir, tlsca.CAFile); fileExists(p) {
+			ca = p
+		}
+	}
+	client := httpClient
+	if ca != "" {
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		b, err := os.ReadFile(ca)
+		if err != nil || !pool.AppendCertsFromPEM(b) {
+			return nil, usageErr(errcode.New(errcode.TLSCert, "--cacert %s holds no readable PEM certificate", ca))
+		}
+		client = &http.Client{Timeout: httpClient.Timeout, Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	}
+	return client.Do(hr)
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 func (t *historyTarget) dataDir() string {
@@ -61,7 +108,7 @@ func historyErr(err error) error {
 // call runs one query, locally or over REST, and returns its JSON.
 func (t *historyTarget) call(ctx context.Context, route string, req any) ([]byte, error) {
 	if t.url != "" {
-		return postJSON(ctx, strings.TrimRight(t.url, "/")+"/api/v1/history/"+route, req)
+		return t.postJSON(ctx, strings.TrimRight(t.url, "/")+"/api/v1/history/"+route, req)
 	}
 	h, err := t.open(ctx)
 	if err != nil {
@@ -94,7 +141,7 @@ var httpClient = &http.Client{Timeout: 5 * time.Minute}
 
 // postJSON posts req (nil: GET) and returns the body of a 200 answer;
 // an error answer {"code","message"} becomes an error with that code.
-func postJSON(ctx context.Context, u string, req any) ([]byte, error) {
+func (t *historyTarget) postJSON(ctx context.Context, u string, req any) ([]byte, error) {
 	method, body := http.MethodGet, io.Reader(nil)
 	if req != nil {
 		b, err := json.Marshal(req)
@@ -108,8 +155,11 @@ func postJSON(ctx context.Context, u string, req any) ([]byte, error) {
 		return nil, usageErr(errcode.Wrap(errcode.CLIUsage, err, "--url"))
 	}
 	hr.Header.Set("Content-Type", "application/json")
-	resp, err := httpClient.Do(hr)
+	resp, err := t.do(hr)
 	if err != nil {
+		if errcode.Of(err) != 0 {
+			return nil, err
+		}
 		return nil, errcode.Wrap(errcode.CLIRemote, err, "ask %s", u)
 	}
 	defer resp.Body.Close()
@@ -233,7 +283,7 @@ func historyCmd() *cobra.Command {
 		Use:   "history",
 		Short: "query stored history: raw, at, agg, plot, latest, export (docs/history.md)",
 		Long: `Query the historian of a stopped otlink's data folder (--data), or of a
-running otlink through its REST API (--url http://127.0.0.1:8080): the store
+running otlink through its REST API (--url https://127.0.0.1:8443 with --token): the store
 admits one process at a time, so a folder in use is refused (OTL-9020).`,
 	}
 	tgt.flags(c)

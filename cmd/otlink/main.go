@@ -51,7 +51,7 @@ func newRoot() *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErr(errcode.Wrap(errcode.CLIUsage, err, "%s", c.CommandPath()))
 	})
-	root.AddCommand(versionCmd(), errorsCmd(), configCmd(), simCmd(), demoCmd(), runCmd(), benchCmd(), analyzeCmd(), historyCmd(), verifyCmd())
+	root.AddCommand(versionCmd(), errorsCmd(), configCmd(), simCmd(), demoCmd(), runCmd(), benchCmd(), analyzeCmd(), historyCmd(), verifyCmd(), userCmd(), tokenCmd())
 	return root
 }
 

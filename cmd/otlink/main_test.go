@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -86,7 +88,7 @@ func TestErrorsCommand(t *testing.T) {
 }
 
 func TestUsageErrorsExit2(t *testing.T) {
-	for _, args := range [][]string{{"no-such-command"}, {"demo", "--no-such-flag"}, {"run"}, {"demo", "--listen", "0.0.0.0:8080"}, {"config", "validate", "/no/such/file.yaml"}, {"--memory-limit", "12x", "version"}} {
+	for _, args := range [][]string{{"no-such-command"}, {"demo", "--no-such-flag"}, {"run"}, {"demo", "--plain-http", "--listen", "0.0.0.0:8080"}, {"config", "validate", "/no/such/file.yaml"}, {"--memory-limit", "12x", "version"}} {
 		_, errOut, st := otlink(t, args...)
 		if st != 2 {
 			t.Errorf("otlink %v: status %d, want 2 (%s)", args, st, errOut)
@@ -154,6 +156,15 @@ func TestDemo(t *testing.T) {
 	start := time.Now()
 	httpAddr, mqttAddr := readDemoBanner(t, stdout)
 	go io.Copy(io.Discard, stdout)
+	// HTTPS from the local CA, and a token made by the CLI on the data
+	// folder the demo holds.
+	data := cmd.Args[3]
+	useAPI(t, data, "tags.read,security.read")
+	if resp, err := apiClient.Get("https://" + httpAddr + "/api/v1/tags"); err != nil || resp.StatusCode != 401 {
+		t.Fatalf("tags without a token: %v %v", err, resp)
+	} else {
+		resp.Body.Close()
+	}
 
 	// MQTT: subscribe to the unified namespace.
 	var mu sync.Mutex
@@ -186,7 +197,7 @@ func TestDemo(t *testing.T) {
 				Value   any    `json:"value"`
 			} `json:"tags"`
 		}
-		if err := getJSON("http://"+httpAddr+"/api/v1/tags", &body); err != nil {
+		if err := getJSON("https://"+httpAddr+"/api/v1/tags", &body); err != nil {
 			continue
 		}
 		for _, tg := range body.Tags {
@@ -220,17 +231,17 @@ func TestDemo(t *testing.T) {
 			Connected bool   `json:"connected"`
 		} `json:"devices"`
 	}
-	if err := getJSON("http://"+httpAddr+"/api/v1/devices", &devices); err != nil || len(devices.Devices) != 8 {
+	if err := getJSON("https://"+httpAddr+"/api/v1/devices", &devices); err != nil || len(devices.Devices) != 8 {
 		t.Fatalf("devices: %v %+v", err, devices)
 	}
 	for _, path := range []string{"/healthz", "/metrics"} {
-		resp, err := http.Get("http://" + httpAddr + path)
+		resp, err := apiGet("https://" + httpAddr + path)
 		if err != nil || resp.StatusCode != 200 {
 			t.Fatalf("%s: %v %v", path, err, resp)
 		}
 		resp.Body.Close()
 	}
-	resp, err := http.Get("http://" + httpAddr + "/api/v1/nosuch")
+	resp, err := apiGet("https://" + httpAddr + "/api/v1/nosuch")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +254,7 @@ func TestDemo(t *testing.T) {
 }
 
 var (
-	reHTTP = regexp.MustCompile(`live values\s+http://(\S+)/api/v1/tags`)
+	reHTTP = regexp.MustCompile(`live values\s+https://(\S+)/api/v1/tags`)
 	reMQTT = regexp.MustCompile(`mqtt://(\S+)`)
 )
 
@@ -266,9 +277,41 @@ func readDemoBanner(t *testing.T, r io.Reader) (httpAddr, mqttAddr string) {
 	return
 }
 
+// apiClient trusts the demo's CA; apiToken authenticates; useAPI sets both.
+var (
+	apiClient *http.Client
+	apiToken  string
+)
+
+// useAPI trusts DATA/tls/ca.pem and creates a token of the demo's admin
+// with the CLI while the demo runs (the admin needs no second factor for
+// this: tokens are made on the data folder by whoever may write it).
+func useAPI(t *testing.T, data, perms string) {
+	t.Helper()
+	pool := x509.NewCertPool()
+	ca, err := os.ReadFile(filepath.Join(data, "tls", "ca.pem"))
+	if err != nil || !pool.AppendCertsFromPEM(ca) {
+		t.Fatalf("no CA in the data folder: %v", err)
+	}
+	apiClient = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	out, errOut, st := otlink(t, "token", "create", "--data", data, "--user", "admin", "--name", "e2e", "--perm", perms, "--expires", "1d")
+	if st != 0 || !strings.HasPrefix(out, "otl_") {
+		t.Fatalf("token create: %d %s %s", st, out, errOut)
+	}
+	apiToken = strings.TrimSpace(out)
+}
+
+func apiGet(url string) (*http.Response, error) {
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+apiToken)
+	return apiClient.Do(req)
+}
+
 func getJSON(url string, v any) error {
-	c := http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get(url)
+	resp, err := apiGet(url)
 	if err != nil {
 		return err
 	}
@@ -334,6 +377,9 @@ devices:
 		t.Fatal(err)
 	}
 	waitFor(t, logs, "otlink running", 20*time.Second)
+	// No administrator yet: a one-time setup link over HTTPS.
+	waitFor(t, logs, "https://127.0.0.1:", 5*time.Second)
+	waitFor(t, logs, "/setup?token=otlsetup_", 5*time.Second)
 
 	os.WriteFile(cfgPath, []byte("version: 1\nplant: {enterprise: acme}\ndevices: [{name: d1, driver: nosuch}]\n"), 0o644)
 	cmd.Process.Signal(syscall.SIGHUP)

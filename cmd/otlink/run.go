@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -34,7 +35,8 @@ func runCmd() *cobra.Command {
 			}
 			log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 			return serve(c.Context(), cfg, log, app.Options{}, 0, func(a *app.App) {
-				log.Info("otlink running", "config", path, "http", "http://"+a.HTTPAddr(), "nats", a.Bus().ClientURL(), "mqtt", a.Bus().MQTTAddr())
+				log.Info("otlink running", "config", path, "http", a.URL(), "ca", a.CAFile(), "nats", a.Bus().ClientURL(), "mqtt", a.Bus().MQTTAddr())
+				printSetupLink(c.Context(), c.ErrOrStderr(), a)
 			}, func() (*config.Config, error) {
 				cfg, err := config.Load(path)
 				if err != nil {
@@ -94,6 +96,22 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, aopts app.
 			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			return a.Stop(sctx)
+		}
+	}
+}
+
+// printSetupLink prints, while no administrator exists, a one-time link
+// to create the first one.
+func printSetupLink(ctx context.Context, w io.Writer, a *app.App) {
+	link, err := a.SetupLink(ctx)
+	if err != nil {
+		fmt.Fprintln(w, "otlink: no setup link:", err)
+		return
+	}
+	if link != "" {
+		fmt.Fprintf(w, "\nNo administrator yet. Create one within 24 h with this one-time link:\n  %s\n", link)
+		if ca := a.CAFile(); ca != "" {
+			fmt.Fprintf(w, "(the certificate is from otlink's local CA %s)\n\n", ca)
 		}
 	}
 }

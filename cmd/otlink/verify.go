@@ -123,7 +123,7 @@ checkpoints (stored and given) and re-read each selected chunk. Exit status:
 				if len(checkpoints) > 0 {
 					return usageErr(errcode.New(errcode.CLIUsage, "--checkpoint works on a data folder, not with --url"))
 				}
-				body, err := postJSON(ctx, strings.TrimRight(tgt.url, "/")+"/api/v1/integrity?"+q.Encode(), nil)
+				body, err := tgt.postJSON(ctx, strings.TrimRight(tgt.url, "/")+"/api/v1/integrity?"+q.Encode(), nil)
 				if err != nil {
 					return historyErr(err)
 				}
@@ -217,7 +217,7 @@ func exportCheckpointCmd(tgt *historyTarget) *cobra.Command {
 				return err
 			}
 			if tgt.url != "" {
-				body, err := postJSON(c.Context(), strings.TrimRight(tgt.url, "/")+"/api/v1/integrity/checkpoint", nil)
+				body, err := tgt.postJSON(c.Context(), strings.TrimRight(tgt.url, "/")+"/api/v1/integrity/checkpoint", nil)
 				if err != nil {
 					return err
 				}
@@ -260,7 +260,7 @@ func bundleCmd(tgt *historyTarget) *cobra.Command {
 				return err
 			}
 			if tgt.url != "" {
-				body, err := postJSON(c.Context(), strings.TrimRight(tgt.url, "/")+"/api/v1/integrity/bundle?"+sel.query().Encode(), nil)
+				body, err := tgt.postJSON(c.Context(), strings.TrimRight(tgt.url, "/")+"/api/v1/integrity/bundle?"+sel.query().Encode(), nil)
 				if err != nil {
 					return historyErr(err)
 				}
@@ -311,7 +311,7 @@ from the others.`,
 				if err != nil {
 					return usageErr(errcode.Wrap(errcode.CLIUsage, err, "--url"))
 				}
-				resp, err := httpClient.Do(hr)
+				resp, err := tgt.do(hr)
 				if err != nil {
 					return errcode.Wrap(errcode.CLIRemote, err, "ask %s", u)
 				}

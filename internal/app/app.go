@@ -2,10 +2,12 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/otlink/otlink/internal/acquire"
+	"github.com/otlink/otlink/internal/auth"
 	"github.com/otlink/otlink/internal/bus"
 	"github.com/otlink/otlink/internal/config"
 	"github.com/otlink/otlink/internal/errcode"
@@ -20,6 +23,7 @@ import (
 	"github.com/otlink/otlink/internal/historian/store"
 	"github.com/otlink/otlink/internal/integrity"
 	"github.com/otlink/otlink/internal/model"
+	"github.com/otlink/otlink/internal/tlsca"
 	"github.com/otlink/otlink/internal/web"
 )
 
@@ -30,7 +34,16 @@ type Options struct {
 	// samples (0: the store's default). The demo sets a small value so a
 	// short run leaves sealed chunks in the integrity log.
 	MaxChunkSamples int
+	// Argon2 overrides the password hashing parameters (tests); zero is
+	// the documented default.
+	Argon2 auth.Argon2Params
 }
+
+// Files of the data folder.
+const (
+	AuthDB = "auth.db"
+	TLSDir = "tls"
+)
 
 // HistorianDurable is the durable JetStream consumer the historian reads
 // the samples through.
@@ -45,6 +58,8 @@ type App struct {
 	sink   *sink
 	hist   *History
 	signer *integrity.Signer
+	auth   *auth.Service
+	caFile string
 
 	histCancel context.CancelFunc
 	histDone   chan struct{}
@@ -100,8 +115,25 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*App, error) 
 			wopts.Integrity = a.hist
 		}
 	}
+	if err := a.openAuth(ctx, opts); err != nil {
+		a.stopHistorian(context.Background())
+		b.Close()
+		return nil, err
+	}
+	wopts.Auth = a.auth
+	if !cfg.HTTP.PlainHTTP {
+		tc, err := a.tlsConfig()
+		if err != nil {
+			a.auth.Close()
+			a.stopHistorian(context.Background())
+			b.Close()
+			return nil, err
+		}
+		wopts.TLS = tc
+	}
 	a.web = web.New(wopts)
 	if err := a.web.Start(); err != nil {
+		a.auth.Close()
 		a.stopHistorian(context.Background())
 		b.Close()
 		return nil, err
@@ -121,13 +153,76 @@ func (a *App) Engine() *acquire.Engine { return a.engine }
 // HTTPAddr returns the address the HTTP server listens on.
 func (a *App) HTTPAddr() string { return a.web.Addr() }
 
+// URL returns the server's base URL, https://127.0.0.1:8443 or so.
+func (a *App) URL() string { return a.web.URL() }
+
+// Auth returns the account and audit store of the data folder.
+func (a *App) Auth() *auth.Service { return a.auth }
+
+// CAFile returns the path of the local CA certificate that signed the
+// server's certificate, for browsers and curl --cacert; "" when the
+// configuration names its own certificate or serves plain HTTP.
+func (a *App) CAFile() string { return a.caFile }
+
+// openAuth opens DATA/auth.db. Audit events become leaves of the
+// integrity log when there is one; without one they stay in auth.db,
+// marked unsent, until a run with a log takes them.
+func (a *App) openAuth(ctx context.Context, opts Options) error {
+	aopts := auth.Options{Logger: a.log, Argon2: opts.Argon2}
+	if a.hist != nil && a.hist.Log != nil {
+		l := a.hist.Log
+		aopts.AuditSink = func(ctx context.Context, e auth.Event) error {
+			_, err := l.Append(ctx, e.IntegrityEntry())
+			return err
+		}
+	}
+	svc, err := auth.Open(ctx, filepath.Join(a.cfg.Data, AuthDB), aopts)
+	if err != nil {
+		return err
+	}
+	a.auth = svc
+	return nil
+}
+
+// tlsConfig loads the configured certificate, or creates (and renews at
+// start) one from the local CA in DATA/tls.
+func (a *App) tlsConfig() (*tls.Config, error) {
+	t := a.cfg.HTTP.TLS
+	if t.Cert != "" {
+		return tlsca.ServerConfig(t.Cert, t.Key)
+	}
+	f, err := tlsca.Ensure(filepath.Join(a.cfg.Data, TLSDir), t.Names, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	if f.Renewed {
+		a.log.Info("new server certificate from the local CA", "ca", f.CA, "cert", f.Cert)
+	}
+	a.caFile = f.CA
+	return tlsca.ServerConfig(f.Cert, f.Key)
+}
+
+// SetupLink returns a one-time link to create the first administrator,
+// or "" when one exists.
+func (a *App) SetupLink(ctx context.Context) (string, error) {
+	ok, err := a.auth.AdminExists(ctx)
+	if err != nil || ok {
+		return "", err
+	}
+	tok, err := a.auth.SetupToken(ctx)
+	if err != nil {
+		return "", errcode.Wrap(errcode.HTTPSetup, err, "issue setup token")
+	}
+	return a.web.URL() + "/setup?token=" + tok, nil
+}
+
 // Reload applies a new, already valid config. Devices whose config did not
 // change keep polling without a gap. Bus and HTTP settings take effect at
 // the next start; a change to them is logged.
 func (a *App) Reload(cfg *config.Config) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if cfg.Bus != a.cfg.Bus || cfg.HTTP != a.cfg.HTTP || cfg.Data != a.cfg.Data {
+	if cfg.Bus != a.cfg.Bus || !reflect.DeepEqual(cfg.HTTP, a.cfg.HTTP) || cfg.Data != a.cfg.Data {
 		a.log.Warn("bus, http and data settings change only at restart")
 	}
 	if err := a.engine.Apply(cfg); err != nil {
@@ -162,6 +257,11 @@ func (a *App) Stop(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	if err := a.web.Shutdown(fctx); err != nil {
+		errs = append(errs, err)
+	}
+	// After the server, before the integrity log: the audit sink writes
+	// into the log.
+	if err := a.auth.Close(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := a.stopHistorian(ctx); err != nil {

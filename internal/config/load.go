@@ -28,7 +28,7 @@ const (
 	DefaultReport      = "change"
 	DefaultBusListen   = "127.0.0.1:4222"
 	DefaultMQTTListen  = "127.0.0.1:1883"
-	DefaultHTTPListen  = "127.0.0.1:8080"
+	DefaultHTTPListen  = "127.0.0.1:8443"
 
 	DefaultTimePrecision      = Duration(time.Millisecond)
 	DefaultCheckpointInterval = Duration(10 * time.Second)

@@ -154,7 +154,20 @@ type Bus struct {
 
 // HTTP configures the web server.
 type HTTP struct {
-	Listen string `yaml:"listen,omitempty" json:"listen,omitempty"` // default 127.0.0.1:8080
+	Listen string `yaml:"listen,omitempty" json:"listen,omitempty"` // default 127.0.0.1:8443
+	// TLS: by default otlink serves HTTPS with a certificate from its own
+	// local CA in DATA/tls; Cert and Key name other files instead.
+	TLS HTTPTLS `yaml:"tls,omitempty" json:"tls,omitempty"`
+	// PlainHTTP serves unencrypted HTTP, and then only on loopback (for a
+	// reverse proxy on the same machine). Off by default.
+	PlainHTTP bool `yaml:"plain_http,omitempty" json:"plain_http,omitempty"`
+}
+
+// HTTPTLS configures the server certificate.
+type HTTPTLS struct {
+	Cert  string   `yaml:"cert,omitempty" json:"cert,omitempty"`   // PEM certificate chain; with Key
+	Key   string   `yaml:"key,omitempty" json:"key,omitempty"`     // PEM private key; with Cert
+	Names []string `yaml:"names,omitempty" json:"names,omitempty"` // extra DNS names or IPs of the generated certificate
 }
 
 // Historian configures the historian: where samples are stored, how long

@@ -607,6 +607,9 @@ func (v *validator) checkBus(c *Config) {
 	if err := checkListen(c.HTTP.Listen); err != nil {
 		v.add(errcode.ConfigBadListen, "$.http.listen", "", "http listen %q: %v", c.HTTP.Listen, err)
 	}
+	if (c.HTTP.TLS.Cert == "") != (c.HTTP.TLS.Key == "") {
+		v.add(errcode.ConfigMissing, "$.http.tls", "give both cert and key, or neither for the generated certificate", "http tls needs both cert and key")
+	}
 }
 
 func checkListen(s string) error {

@@ -12,6 +12,9 @@ const (
 	CLIRemote       Code = 9022
 	CLIVerifyFailed Code = 9023
 	HTTPNotLoopback Code = 9011
+	TLSCert         Code = 9024
+	CLIPassword     Code = 9025
+	HTTPSetup       Code = 9026
 	Internal        Code = 9099
 )
 
@@ -53,10 +56,22 @@ func init() {
 			Causes: []string{"another program already uses the port", "the address is not one of this machine's"},
 			Checks: []string{"`ss -ltnp | grep PORT` shows who holds the port"},
 			Fix:    "stop the other program or pass another --listen address"},
-		Entry{Code: HTTPNotLoopback, Name: "http.not_loopback", Title: "the HTTP server may only listen on a loopback address",
-			Causes: []string{"--listen or http.listen names a non-loopback address, but the API has no authentication yet"},
-			Checks: []string{"the address must be 127.0.0.1, ::1 or localhost"},
-			Fix:    "listen on loopback and publish through a reverse proxy with authentication until otlink's own authentication is enabled"},
+		Entry{Code: HTTPNotLoopback, Name: "http.not_loopback", Title: "plain HTTP may only listen on a loopback address",
+			Causes: []string{"plain HTTP (http.plain_http or --plain-http) was asked for on a non-loopback address: passwords and tokens would cross the network in clear"},
+			Checks: []string{"with plain HTTP the address must be 127.0.0.1, ::1 or localhost"},
+			Fix:    "drop plain_http to serve HTTPS (the default) on any address, or keep plain HTTP on loopback behind a TLS reverse proxy"},
+		Entry{Code: TLSCert, Name: "tls.cert", Title: "the HTTPS certificate or its local CA cannot be created or loaded",
+			Causes: []string{"DATA/tls is not writable", "http.tls.cert or http.tls.key names a missing or unreadable file", "cert and key do not belong together, or are not PEM"},
+			Checks: []string{"`ls -l DATA/tls`", "`openssl x509 -in CERT -noout -text`"},
+			Fix:    "fix the files or their permissions; delete DATA/tls to have otlink create a new CA and certificate (browsers must then trust the new ca.pem)"},
+		Entry{Code: CLIPassword, Name: "cli.password", Title: "no password could be read for the new user",
+			Causes: []string{"--password-file names an unreadable or empty file", "stdin is not a terminal and is empty"},
+			Checks: []string{"`wc -c FILE`"},
+			Fix:    "pass --password-file FILE (first line is the password), pipe it on stdin, or run on a terminal to be asked"},
+		Entry{Code: HTTPSetup, Name: "http.setup", Title: "the authentication store could not be prepared at start",
+			Causes: []string{"DATA/auth.db or DATA/auth.key is unreadable or has the wrong mode", "a setup token could not be issued"},
+			Checks: []string{"`ls -l DATA/auth.db DATA/auth.key` (mode 0600, owned by the user otlink runs as)"},
+			Fix:    "fix the permissions; see docs/security.md"},
 		Entry{Code: Internal, Name: "internal", Title: "an internal error: otlink met a state it does not expect",
 			Causes: []string{"a bug in otlink"},
 			Checks: []string{"the log lines before the error"},

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/otlink/otlink/internal/auth"
 	"github.com/otlink/otlink/internal/errcode"
 	"github.com/otlink/otlink/internal/historian/query"
 	"github.com/otlink/otlink/internal/integrity"
@@ -39,18 +40,27 @@ type Integrity interface {
 // maxBody bounds a POSTed query.
 const maxBody = 1 << 20
 
-func (s *Server) historyRoutes(mux *http.ServeMux) {
+// historyRoutes are the history and integrity routes with the permission
+// each needs. History queries name tags by glob, which a plant scope cannot
+// check segment by segment yet: they need the permission plant-wide.
+func (s *Server) historyRoutes() []route {
+	var rs []route
 	for _, m := range []string{"GET", "POST"} {
-		mux.HandleFunc(m+" /api/v1/history/raw", historyRoute(s, rawReq, History.Raw))
-		mux.HandleFunc(m+" /api/v1/history/at", historyRoute(s, atReq, History.At))
-		mux.HandleFunc(m+" /api/v1/history/aggregate", historyRoute(s, aggReq, History.Aggregate))
-		mux.HandleFunc(m+" /api/v1/history/plot", historyRoute(s, plotReq, History.Plot))
-		mux.HandleFunc(m+" /api/v1/history/latest", historyRoute(s, latestReq, History.Latest))
+		rs = append(rs,
+			route{m + " /api/v1/history/raw", auth.PermHistoryRead, plantWide, historyRoute(s, rawReq, History.Raw)},
+			route{m + " /api/v1/history/at", auth.PermHistoryRead, plantWide, historyRoute(s, atReq, History.At)},
+			route{m + " /api/v1/history/aggregate", auth.PermHistoryRead, plantWide, historyRoute(s, aggReq, History.Aggregate)},
+			route{m + " /api/v1/history/plot", auth.PermHistoryRead, plantWide, historyRoute(s, plotReq, History.Plot)},
+			route{m + " /api/v1/history/latest", auth.PermHistoryRead, plantWide, historyRoute(s, latestReq, History.Latest)})
 	}
-	mux.HandleFunc("GET /api/v1/integrity", s.integrity)
-	mux.HandleFunc("GET /api/v1/integrity/checkpoint", s.checkpoint)
-	mux.HandleFunc("GET /api/v1/integrity/bundle", s.bundle)
-	mux.HandleFunc("POST /api/v1/integrity/witness", s.witness)
+	return append(rs,
+		route{"GET /api/v1/integrity", auth.PermIntegrityRead, plantWide, s.integrity},
+		route{"GET /api/v1/integrity/checkpoint", auth.PermIntegrityRead, plantWide, s.checkpoint},
+		// A bundle carries the samples themselves: an export.
+		route{"GET /api/v1/integrity/bundle", auth.PermHistoryExport, plantWide, s.bundle},
+		// Anchoring another log's checkpoint writes to this node's
+		// evidence: an engineer's or administrator's act.
+		route{"POST /api/v1/integrity/witness", auth.PermConfigWrite, plantWide, s.witness})
 }
 
 // historyRoute decodes a request from the URL (GET) or the JSON body
@@ -263,9 +273,11 @@ func (s *Server) bundle(w http.ResponseWriter, r *http.Request) {
 	// Buffered: an error half way must still give an error status.
 	var b strings.Builder
 	if err := s.opts.Integrity.WriteBundle(r.Context(), &b, integrity.Selection{From: from, To: to, TagGlob: glob}); err != nil {
+		s.audit(r, auth.Event{Action: "history.export", Object: "bundle", Outcome: auth.OutcomeFailed, Detail: err.Error()})
 		writeError(w, http.StatusInternalServerError, errcode.Wrap(errcode.APIIntegrityErr, err, "write bundle"))
 		return
 	}
+	s.audit(r, auth.Event{Action: "history.export", Object: "bundle", Detail: r.URL.RawQuery})
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = io.WriteString(w, b.String())
 }
@@ -291,8 +303,10 @@ func (s *Server) witness(w http.ResponseWriter, r *http.Request) {
 	}
 	c, err := s.opts.Integrity.Witness(r.Context(), note, keys...)
 	if err != nil {
+		s.audit(r, auth.Event{Action: "integrity.witness", Object: "checkpoint", Outcome: auth.OutcomeFailed, Detail: err.Error()})
 		writeError(w, http.StatusBadRequest, errcode.Wrap(errcode.APIBadRequest, err, "witness checkpoint"))
 		return
 	}
+	s.audit(r, auth.Event{Action: "integrity.witness", Object: "checkpoint/" + c.Origin, Detail: fmt.Sprintf("size=%d", c.Size)})
 	writeJSON(w, http.StatusOK, map[string]any{"origin": c.Origin, "size": c.Size, "root": fmt.Sprintf("%x", c.Root[:])})
 }

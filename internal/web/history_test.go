@@ -4,14 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/otlink/otlink/internal/app"
+	"github.com/otlink/otlink/internal/auth"
 	"github.com/otlink/otlink/internal/config"
 	"github.com/otlink/otlink/internal/integrity"
 	"github.com/otlink/otlink/internal/model"
@@ -101,7 +106,7 @@ func openHistory(t *testing.T) *app.History {
 
 func serve(t *testing.T, h *app.History) *httptest.Server {
 	t.Helper()
-	opts := web.Options{Listen: "127.0.0.1:0", Source: noSource{}}
+	opts := web.Options{Listen: "127.0.0.1:0", Source: noSource{}, Auth: testAuth().svc}
 	if h != nil {
 		opts.History, opts.Integrity = h.Query, h
 	}
@@ -116,7 +121,7 @@ func get(t *testing.T, srv *httptest.Server, path string, q url.Values, out any)
 	if q != nil {
 		u += "?" + q.Encode()
 	}
-	resp, err := http.Get(u)
+	resp, err := authGet(u)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +212,7 @@ func TestHistoryRoutes(t *testing.T) {
 	}
 
 	// POST with the JSON request.
-	resp, err := http.Post(srv.URL+"/api/v1/history/latest", "application/json", strings.NewReader(`{"tags":["acme/l1/press/count"]}`))
+	resp, err := authPost(srv.URL+"/api/v1/history/latest", "application/json", strings.NewReader(`{"tags":["acme/l1/press/count"]}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +245,7 @@ func TestHistoryErrors(t *testing.T) {
 			t.Errorf("%s?%s: %d %v, want %d %s", c.path, c.q.Encode(), st, e, c.st, c.code)
 		}
 	}
-	resp, _ := http.Post(srv.URL+"/api/v1/history/raw", "application/json", strings.NewReader(`{"tags":`))
+	resp, _ := authPost(srv.URL+"/api/v1/history/raw", "application/json", strings.NewReader(`{"tags":`))
 	if resp.StatusCode != 400 {
 		t.Errorf("bad body: %d", resp.StatusCode)
 	}
@@ -291,7 +296,7 @@ func TestIntegrityRoute(t *testing.T) {
 	}
 
 	// Checkpoint and bundle; the bundle verifies offline.
-	resp, err := http.Get(srv.URL + "/api/v1/integrity/checkpoint")
+	resp, err := authGet(srv.URL + "/api/v1/integrity/checkpoint")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +305,7 @@ func TestIntegrityRoute(t *testing.T) {
 	if _, err := integrity.ParseCheckpoint(note, h.Log.VerifierKey()); err != nil {
 		t.Fatalf("checkpoint: %v: %s", err, note)
 	}
-	resp, err = http.Get(srv.URL + "/api/v1/integrity/bundle?tags=acme/l1/press/temp")
+	resp, err = authGet(srv.URL + "/api/v1/integrity/bundle?tags=acme/l1/press/temp")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +351,7 @@ func TestRecomputeMatchesLedger(t *testing.T) {
 func TestWitness(t *testing.T) {
 	a, b := openHistory(t), openHistory(t)
 	srvA, srvB := serve(t, a), serve(t, b)
-	resp, err := http.Get(srvA.URL + "/api/v1/integrity/checkpoint")
+	resp, err := authGet(srvA.URL + "/api/v1/integrity/checkpoint")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,7 +362,7 @@ func TestWitness(t *testing.T) {
 		if key != "" {
 			u += "?key=" + url.QueryEscape(key)
 		}
-		resp, err := http.Post(u, "text/plain", strings.NewReader(string(body)))
+		resp, err := authPost(u, "text/plain", strings.NewReader(string(body)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -383,4 +388,47 @@ func TestWitness(t *testing.T) {
 	if st, _ := post(forged, a.Log.VerifierKey()); st != 400 {
 		t.Fatalf("forged checkpoint accepted: %d", st)
 	}
+}
+
+// testAuth is one auth store for the package's tests, with an admin token
+// that every request of these tests carries.
+var testAuth = sync.OnceValue(func() (a struct {
+	svc   *auth.Service
+	token string
+}) {
+	dir, err := os.MkdirTemp("", "otlink-web-test-")
+	if err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+	a.svc, err = auth.Open(ctx, filepath.Join(dir, "auth.db"), auth.Options{Argon2: auth.Argon2Params{Memory: 256, Time: 1, Threads: 1}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		panic(err)
+	}
+	if _, err := a.svc.CreateUser(ctx, "root", "correct horse battery staple", []string{auth.RoleAdmin}, nil); err != nil {
+		panic(err)
+	}
+	if a.token, _, err = a.svc.CreateToken(ctx, "root", "test", auth.AllPerms, nil, time.Hour); err != nil {
+		panic(err)
+	}
+	return a
+})
+
+func authGet(u string) (*http.Response, error) {
+	req, err := http.NewRequest("GET", u, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+testAuth().token)
+	return http.DefaultClient.Do(req)
+}
+
+func authPost(u, ct string, body io.Reader) (*http.Response, error) {
+	req, err := http.NewRequest("POST", u, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", ct)
+	req.Header.Set("Authorization", "Bearer "+testAuth().token)
+	return http.DefaultClient.Do(req)
 }

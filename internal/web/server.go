@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -11,8 +12,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/otlink/otlink/internal/auth"
+	"github.com/otlink/otlink/internal/auth/httpauth"
 	"github.com/otlink/otlink/internal/errcode"
 	"github.com/otlink/otlink/internal/model"
 )
@@ -44,6 +46,12 @@ type Options struct {
 	History History
 	// Integrity answers /api/v1/integrity...; nil: no integrity log.
 	Integrity Integrity
+	// Auth authenticates and authorises every request. Without it every
+	// protected route answers 401: nothing is served unauthenticated.
+	Auth *auth.Service
+	// TLS serves HTTPS with these settings; nil serves plain HTTP, which
+	// Start allows only on loopback.
+	TLS *tls.Config
 }
 
 // Server is the HTTP server. New does no I/O; Start listens.
@@ -52,6 +60,7 @@ type Server struct {
 	srv     *http.Server
 	ln      net.Listener
 	started time.Time
+	routes  []route
 }
 
 // New returns a server for opts.
@@ -64,22 +73,29 @@ func New(opts Options) *Server {
 	}
 	s := &Server{opts: opts}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /api/v1/tags", s.tags)
-	mux.HandleFunc("GET /api/v1/devices", s.devices)
-	s.historyRoutes(mux)
+	s.routes = s.allRoutes()
+	for _, rt := range s.routes {
+		mux.Handle(rt.Pattern, s.guard(rt))
+	}
 	mux.HandleFunc("/", s.notFound)
+	var h http.Handler = mux
+	if opts.Auth != nil {
+		h = httpauth.Middleware{Svc: opts.Auth}.Wrap(h)
+	}
 	s.srv = &http.Server{
-		Handler:           securityHeaders(mux),
+		Handler:           s.securityHeaders(h),
 		ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout:       60 * time.Second,
+		TLSConfig:         opts.TLS,
+		// TLS handshake failures of browsers that do not yet trust the
+		// local CA would flood the log.
+		ErrorLog: slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
 	}
 	return s
 }
 
-// CheckLoopback refuses addresses other than loopback: until authentication
-// exists, nothing may be served to the network.
+// CheckLoopback refuses addresses other than loopback: plain HTTP must not
+// carry passwords and tokens across the network.
 func CheckLoopback(addr string) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -90,19 +106,25 @@ func CheckLoopback(addr string) error {
 	}
 	ip := net.ParseIP(host)
 	if ip == nil || !ip.IsLoopback() {
-		return errcode.New(errcode.HTTPNotLoopback, "refusing to listen on %q: only loopback until authentication is enabled", addr)
+		return errcode.New(errcode.HTTPNotLoopback, "refusing plain http on %q: only loopback, or serve https", addr)
 	}
 	return nil
 }
 
-// Start listens and serves in the background.
+// Start listens and serves in the background: HTTPS with Options.TLS, or
+// plain HTTP on loopback only.
 func (s *Server) Start() error {
-	if err := CheckLoopback(s.opts.Listen); err != nil {
-		return err
+	if s.opts.TLS == nil {
+		if err := CheckLoopback(s.opts.Listen); err != nil {
+			return err
+		}
 	}
 	ln, err := net.Listen("tcp", s.opts.Listen)
 	if err != nil {
 		return errcode.Wrap(errcode.HTTPListen, err, "listen on %s", s.opts.Listen)
+	}
+	if s.opts.TLS != nil {
+		ln = tls.NewListener(ln, s.opts.TLS)
 	}
 	s.ln = ln
 	s.started = time.Now()
@@ -122,6 +144,23 @@ func (s *Server) Addr() string {
 	return s.ln.Addr().String()
 }
 
+// URL returns the base URL of the server, with 127.0.0.1 for an
+// unspecified address.
+func (s *Server) URL() string {
+	scheme := "https://"
+	if s.opts.TLS == nil {
+		scheme = "http://"
+	}
+	host, port, err := net.SplitHostPort(s.Addr())
+	if err != nil {
+		return scheme + s.Addr()
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return scheme + net.JoinHostPort(host, port)
+}
+
 // Shutdown stops accepting and waits for requests in flight.
 func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
 
@@ -132,8 +171,22 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	})
 }
 
-func (s *Server) tags(w http.ResponseWriter, r *http.Request) {
+// visibleTags are the tags the request's principal may read: a scoped
+// principal sees only its parts of the plant.
+func (s *Server) visibleTags(r *http.Request) []Tag {
+	p := auth.PrincipalFrom(r.Context())
 	tags := s.opts.Source.Tags()
+	out := tags[:0:0]
+	for _, t := range tags {
+		if auth.Allowed(p, auth.PermTagsRead, t.Path) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func (s *Server) tags(w http.ResponseWriter, r *http.Request) {
+	tags := s.visibleTags(r)
 	if p := r.URL.Query().Get("prefix"); p != "" {
 		out := tags[:0:0]
 		for _, t := range tags {
@@ -154,6 +207,21 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	writeError(w, http.StatusNotFound, errcode.New(errcode.APINotFound, "no route %s %s", r.Method, r.URL.Path))
 }
 
+// audit records an event of the application (exports, witnesses) with the
+// request's principal as actor.
+func (s *Server) audit(r *http.Request, e auth.Event) {
+	if s.opts.Auth == nil {
+		return
+	}
+	ctx := r.Context()
+	if p := auth.PrincipalFrom(ctx); p != nil {
+		ctx = auth.WithActor(ctx, p.Name)
+	}
+	if err := s.opts.Auth.Audit(ctx, e); err != nil {
+		s.opts.Logger.Error("audit event not stored", "code", errcode.Of(err).String(), "err", err)
+	}
+}
+
 // writeError writes {"code":"OTL-nnnn","message":...}.
 func writeError(w http.ResponseWriter, status int, err error) {
 	code := errcode.Of(err)
@@ -170,13 +238,20 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-func securityHeaders(h http.Handler) http.Handler {
+// csp allows only the app's own scripts, styles and images; data: images
+// carry the TOTP enrolment QR code, which must not be stored to be served.
+const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+func (s *Server) securityHeaders(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("X-Frame-Options", "DENY")
-		hd.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		hd.Set("Content-Security-Policy", csp)
 		hd.Set("Referrer-Policy", "no-referrer")
+		if r.TLS != nil {
+			hd.Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		h.ServeHTTP(w, r)
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otlink/otlink/internal/auth"
 	"github.com/otlink/otlink/internal/errcode"
 	"github.com/otlink/otlink/internal/model"
 )
@@ -36,7 +37,10 @@ func TestRoutes(t *testing.T) {
 		{Path: "acme/a/x", Value: model.FloatValue(model.Float64, 1.5), Quality: model.Good, Time: time.Unix(1, 0).UTC()},
 		{Path: "acme/b/y", Quality: model.BadTimeout, Code: "OTL-2102"},
 	}}
-	s := New(Options{Listen: "127.0.0.1:0", Source: src})
+	f := newAuthFixture(t, auth.Options{LoginBurst: 1000})
+	token = f.admin
+	defer func() { token = "" }()
+	s := New(Options{Listen: "127.0.0.1:0", Source: src, Auth: f.svc})
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +61,9 @@ func TestRoutes(t *testing.T) {
 	if e.Code != "OTL-6001" {
 		t.Fatalf("error body: %+v", e)
 	}
-	resp, err := http.Post(base+"/api/v1/tags", "application/json", nil)
+	req, _ := http.NewRequest("POST", base+"/api/v1/tags", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,9 +76,14 @@ func TestRoutes(t *testing.T) {
 	}
 }
 
+// token authenticates get.
+var token string
+
 func get(t *testing.T, url string, status int, v any) {
 	t.Helper()
-	resp, err := http.Get(url)
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
