@@ -144,19 +144,26 @@ func File(ctx context.Context, path string, opts Options) (FileSummary, error) {
 
 // handler is the flow.Handler of one file.
 type handler struct {
-	fs   *FileSummary
-	obs  []Observer
-	fobs []FlowObserver
-	last string
-	cnt  *ProtoCounts
+	fs    *FileSummary
+	obs   []Observer
+	fobs  []FlowObserver
+	last  string
+	cnt   *ProtoCounts
+	names map[NameKey]string // names of last's codes
 }
 
 func (h *handler) PDU(f *flow.Flow, p *dissect.PDU) {
 	if p.Proto != h.last || h.cnt == nil {
+		// PDUs come in runs of one protocol: look its maps up once a run.
 		h.cnt = h.fs.PDUs[p.Proto]
 		if h.cnt == nil {
 			h.cnt = newCounts()
 			h.fs.PDUs[p.Proto] = h.cnt
+		}
+		h.names = h.fs.Names[p.Proto]
+		if h.names == nil {
+			h.names = map[NameKey]string{}
+			h.fs.Names[p.Proto] = h.names
 		}
 		h.last = p.Proto
 	}
@@ -165,14 +172,9 @@ func (h *handler) PDU(f *flow.Flow, p *dissect.PDU) {
 		h.fs.Malformed[p.Proto]++
 	}
 	if p.Name != "" && p.Counting != dissect.CountNone {
-		names := h.fs.Names[p.Proto]
-		if names == nil {
-			names = map[NameKey]string{}
-			h.fs.Names[p.Proto] = names
-		}
 		k := NameKey{p.Counting, p.Function}
-		if _, ok := names[k]; !ok {
-			names[k] = p.Name
+		if _, ok := h.names[k]; !ok {
+			h.names[k] = p.Name
 		}
 	}
 	for _, o := range h.obs {
