@@ -23,6 +23,7 @@ import (
 	"github.com/otlink/otlink/internal/historian/store"
 	"github.com/otlink/otlink/internal/integrity"
 	"github.com/otlink/otlink/internal/model"
+	"github.com/otlink/otlink/internal/monitor"
 	"github.com/otlink/otlink/internal/tlsca"
 	"github.com/otlink/otlink/internal/web"
 )
@@ -59,6 +60,7 @@ type App struct {
 	hist   *History
 	signer *integrity.Signer
 	auth   *auth.Service
+	mon    *monitor.Monitor // nil when monitor.interfaces is empty
 	caFile string
 
 	histCancel context.CancelFunc
@@ -121,9 +123,16 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*App, error) 
 		return nil, err
 	}
 	wopts.Auth = a.auth
+	if err := a.startMonitor(ctx, reg); err != nil {
+		a.auth.Close()
+		a.stopHistorian(context.Background())
+		b.Close()
+		return nil, err
+	}
 	if !cfg.HTTP.PlainHTTP {
 		tc, err := a.tlsConfig()
 		if err != nil {
+			a.stopMonitor()
 			a.auth.Close()
 			a.stopHistorian(context.Background())
 			b.Close()
@@ -133,6 +142,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*App, error) 
 	}
 	a.web = web.New(wopts)
 	if err := a.web.Start(); err != nil {
+		a.stopMonitor()
 		a.auth.Close()
 		a.stopHistorian(context.Background())
 		b.Close()
@@ -250,6 +260,11 @@ func (a *App) Stop(ctx context.Context) error {
 		}
 	case <-ctx.Done():
 		errs = append(errs, errcode.New(errcode.Internal, "engine did not stop in time"))
+	}
+	// The monitor publishes alerts and audits them: it stops before the
+	// bus flushes and the integrity log closes.
+	if err := a.stopMonitor(); err != nil {
+		errs = append(errs, err)
 	}
 	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -389,4 +404,37 @@ func (a *App) drain(ctx context.Context) {
 		}
 	}
 	a.log.Warn("historian did not catch up with the bus before stopping: it resumes at the next start", "code", errcode.StoreIngest.String())
+}
+
+// startMonitor starts live network monitoring when interfaces are
+// configured. Alerts are audited into the integrity log when there is one.
+func (a *App) startMonitor(ctx context.Context, reg *prometheus.Registry) error {
+	if len(a.cfg.Monitor.Interfaces) == 0 {
+		return nil
+	}
+	mopts := monitor.Options{Bus: a.bus.Conn(), Logger: a.log, DataDir: a.cfg.Data}
+	if a.hist != nil && a.hist.Log != nil {
+		l := a.hist.Log
+		mopts.Audit = func(ctx context.Context, e integrity.Entry) error {
+			_, err := l.Append(ctx, e)
+			return err
+		}
+	}
+	m, err := monitor.Start(ctx, a.cfg.Monitor, mopts)
+	if err != nil {
+		return err
+	}
+	reg.MustRegister(m.Collector())
+	a.mon = m
+	return nil
+}
+
+// stopMonitor stops the monitor, if any (bounded).
+func (a *App) stopMonitor() error {
+	if a.mon == nil {
+		return nil
+	}
+	err := a.mon.Close()
+	a.mon = nil
+	return err
 }

@@ -16,6 +16,9 @@ type Config struct {
 	// Historian stores every sample from the bus (docs/history.md).
 	Historian Historian `yaml:"historian,omitempty" json:"historian,omitempty"`
 	Data      string    `yaml:"data" json:"data"` // data folder; "" = the default state folder
+	// Monitor is live ICS network monitoring (docs/monitor.md); off when
+	// it lists no interface.
+	Monitor Monitor `yaml:"monitor,omitempty" json:"monitor,omitempty"`
 
 	// File is the path the config was loaded from, for messages.
 	File string `yaml:"-" json:"-"`
@@ -211,3 +214,24 @@ type Duration time.Duration
 
 // D returns the time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Monitor configures live, passive network monitoring (docs/monitor.md).
+type Monitor struct {
+	Interfaces []MonitorInterface `yaml:"interfaces,omitempty" json:"interfaces,omitempty"`
+	Baseline   string             `yaml:"baseline,omitempty" json:"baseline,omitempty"` // baseline file; "" = learn for Learn
+	Rules      string             `yaml:"rules,omitempty" json:"rules,omitempty"`       // custom detection rules file (YAML)
+	Learn      Duration           `yaml:"learn,omitempty" json:"learn,omitempty"`       // learning period without a baseline file; default 24h
+	Flow       MonitorFlow        `yaml:"flow,omitempty" json:"flow,omitempty"`
+}
+
+// MonitorInterface is one interface captured (AF_PACKET, CAP_NET_RAW).
+type MonitorInterface struct {
+	Name string `yaml:"name" json:"name"`
+	BPF  string `yaml:"bpf,omitempty" json:"bpf,omitempty"` // capture filter; "" = every packet
+}
+
+// MonitorFlow bounds the flow table of each interface.
+type MonitorFlow struct {
+	MaxFlows int      `yaml:"max_flows,omitempty" json:"max_flows,omitempty"` // default 262144
+	Idle     Duration `yaml:"idle,omitempty" json:"idle,omitempty"`           // default 5m
+}

@@ -215,6 +215,7 @@ func (v *validator) check(c *Config) {
 	v.checkOverlaps()
 	v.checkBus(c)
 	v.checkHistorian(c)
+	v.checkMonitor(c)
 }
 
 func (v *validator) checkDevices(c *Config) {

@@ -1,0 +1,41 @@
+package monitor
+
+import "github.com/prometheus/client_golang/prometheus"
+
+var (
+	descPackets = prometheus.NewDesc("otlink_monitor_packets_total", "Packets captured by the network monitor.", nil, nil)
+	descBytes   = prometheus.NewDesc("otlink_monitor_bytes_total", "Bytes on the wire captured by the network monitor.", nil, nil)
+	descDrops   = prometheus.NewDesc("otlink_monitor_drops_total", "Packets the kernel dropped before the monitor read them.", nil, nil)
+	descAlerts  = prometheus.NewDesc("otlink_monitor_alerts_total", "Alerts raised by the network monitor.", nil, nil)
+	descPDUs    = prometheus.NewDesc("otlink_monitor_pdus_total", "Industrial protocol PDUs dissected, per protocol.", []string{"proto"}, nil)
+	descPBytes  = prometheus.NewDesc("otlink_monitor_proto_bytes_total", "Payload bytes of ended flows, per protocol.", []string{"proto"}, nil)
+	descLearn   = prometheus.NewDesc("otlink_monitor_learning", "1 while the monitor learns its baseline.", nil, nil)
+)
+
+// Collector returns a prometheus.Collector of the monitor's counters.
+func (m *Monitor) Collector() prometheus.Collector { return collector{m} }
+
+type collector struct{ m *Monitor }
+
+func (c collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descPackets, descBytes, descDrops, descAlerts, descPDUs, descPBytes, descLearn} {
+		ch <- d
+	}
+}
+
+func (c collector) Collect(ch chan<- prometheus.Metric) {
+	s := c.m.Stats()
+	ch <- prometheus.MustNewConstMetric(descPackets, prometheus.CounterValue, float64(s.Packets))
+	ch <- prometheus.MustNewConstMetric(descBytes, prometheus.CounterValue, float64(s.Bytes))
+	ch <- prometheus.MustNewConstMetric(descDrops, prometheus.CounterValue, float64(s.Drops))
+	ch <- prometheus.MustNewConstMetric(descAlerts, prometheus.CounterValue, float64(s.Alerts))
+	learn := 0.0
+	if s.Learning {
+		learn = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descLearn, prometheus.GaugeValue, learn)
+	for p, v := range s.Protos {
+		ch <- prometheus.MustNewConstMetric(descPDUs, prometheus.CounterValue, float64(v.PDUs), p)
+		ch <- prometheus.MustNewConstMetric(descPBytes, prometheus.CounterValue, float64(v.Bytes), p)
+	}
+}
