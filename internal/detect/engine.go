@@ -3,7 +3,6 @@ package detect
 import (
 	"fmt"
 	"net/netip"
-	"sort"
 	"strings"
 	"time"
 
@@ -25,6 +24,9 @@ type Thresholds struct {
 	Window         time.Duration // sweep, port scan and exception storm window (default 60 s)
 	RateFactor     float64       // unusual rate: requests per minute above RateFactor × learned peak (default 3)
 	RateMin        int           // ... and at least this many per minute (default 30)
+	Late           time.Duration // live: how long events are kept past their window for flows that end late (default 5 min, the flow idle time)
+	MaxKeys        int           // live: tracked windows and tracked connection rates, each (default 16384); the least recent are evicted
+	MaxAlerts      int           // live: alerts kept for aggregation once returned by Evaluate (default 4096)
 }
 
 func (t *Thresholds) defaults() {
@@ -39,6 +41,11 @@ func (t *Thresholds) defaults() {
 	def(&t.PortScan, 20)
 	def(&t.ExceptionStorm, 20)
 	def(&t.RateMin, 30)
+	def(&t.MaxKeys, 16384)
+	def(&t.MaxAlerts, 4096)
+	if t.Late <= 0 {
+		t.Late = 5 * time.Minute
+	}
 	if t.ScanWindow <= 0 {
 		t.ScanWindow = 5 * time.Minute
 	}
@@ -115,6 +122,10 @@ type Engine struct {
 	series map[string]*series
 	rates  map[connKey]*rate
 	done   bool
+
+	reported int    // e.order[:reported] were returned by Evaluate
+	latest   int64  // newest event time seen, where Alerts evaluates
+	evicted  uint64 // windows, rates and alerts dropped by the caps
 }
 
 // New returns an engine; it does no I/O.
@@ -181,6 +192,7 @@ func (e *Engine) PDU(f *flow.Flow, p *dissect.PDU) {
 	}
 	pair := cli.String() + ">" + srv.String()
 	ev := func() Evidence { return evidenceOf(src, dst, p) }
+	e.seen(p.Meta.Time)
 
 	if p.Malformed != "" {
 		e.raise("malformed", cli.String()+"|"+p.Proto, p.Proto, ev(), fmt.Sprintf("%s: %s", p.Proto, p.Malformed), src.Addr().String(), dst.Addr().String())
@@ -250,15 +262,18 @@ func (e *Engine) baselinePDU(f *flow.Flow, p *dissect.PDU, cli, srv netip.Addr, 
 			}
 		}
 	}
+	if bc == nil || bc.c.PeakPerMinute <= 0 {
+		return // no learned rate to compare with
+	}
 	r := e.rates[k]
 	if r == nil {
-		r = &rate{minute: -1}
-		if bc != nil {
-			r.learned = bc.c.PeakPerMinute
+		if len(e.rates) >= e.th.MaxKeys {
+			e.evictRates()
 		}
+		r = &rate{learned: bc.c.PeakPerMinute}
 		e.rates[k] = r
 	}
-	r.add(p.Meta.Time, ev, writeAction(p.Action))
+	r.add(p.Meta.Time, ev, writeAction(p.Action), &e.th)
 }
 
 func appendTech(l []string, t string) []string {
@@ -268,35 +283,66 @@ func appendTech(l []string, t string) []string {
 	return append(l, t)
 }
 
-// rate counts the requests of one connection per minute and keeps the
-// busiest minute with its first frames as evidence.
+// rate counts the requests of one connection in one-second buckets, so
+// the count of the sliding minute ending at any packet is known, and keeps
+// the busiest such minute since the detection was (re-)armed, with the
+// first frames above the limit as evidence.
 type rate struct {
 	learned    int
-	minute     int64
-	n          int
-	writes     int
-	cur        []Evidence
+	stamp      [60]int64 // second of each bucket
+	cnt        [60]int32
+	writes     [60]int32
+	newest     int64 // newest second counted
+	last       int64 // newest packet time, ns
+	over       int64 // last time the sliding minute was above the limit, ns
+	fired      bool
 	peak       int
 	peakWrites int
-	peakEv     []Evidence
+	ev         []Evidence
 }
 
-func (r *rate) add(t int64, ev func() Evidence, write bool) {
-	m := t / int64(time.Minute)
-	if m != r.minute {
-		r.minute, r.n, r.writes, r.cur = m, 0, 0, r.cur[:0]
+// exceeds says whether n requests in a minute are unusual.
+func (r *rate) exceeds(n int, th *Thresholds) bool {
+	return n >= th.RateMin && float64(n) > th.RateFactor*float64(r.learned)
+}
+
+func (r *rate) add(t int64, ev func() Evidence, write bool, th *Thresholds) {
+	sec := t / int64(time.Second)
+	if sec <= r.newest-60 {
+		return // older than the buckets: flows of one connection are in time order but for reordering
 	}
-	r.n++
+	r.newest = max(r.newest, sec)
+	r.last = max(r.last, t)
+	i := ((sec % 60) + 60) % 60
+	if r.stamp[i] != sec {
+		r.stamp[i], r.cnt[i], r.writes[i] = sec, 0, 0
+	}
+	r.cnt[i]++
 	if write {
-		r.writes++
+		r.writes[i]++
 	}
-	if len(r.cur) < 4 {
-		r.cur = append(r.cur, ev())
+	n, w := r.sum(r.newest)
+	if !r.exceeds(n, th) {
+		return
 	}
-	if r.n > r.peak {
-		r.peak, r.peakWrites = r.n, r.writes
-		r.peakEv = append(r.peakEv[:0], r.cur...)
+	r.over = max(r.over, t)
+	if len(r.ev) < 4 {
+		r.ev = append(r.ev, ev())
 	}
+	if n > r.peak {
+		r.peak, r.peakWrites = n, w
+	}
+}
+
+// sum counts the requests and writes of the minute ending at second sec.
+func (r *rate) sum(sec int64) (n, w int) {
+	for i := range r.stamp {
+		if r.stamp[i] > sec-60 && r.stamp[i] <= sec {
+			n += int(r.cnt[i])
+			w += int(r.writes[i])
+		}
+	}
+	return n, w
 }
 
 // FlowEnd implements analyze.FlowObserver: port scans, address sweeps and
@@ -304,6 +350,7 @@ func (r *rate) add(t int64, ev func() Evidence, write bool) {
 func (e *Engine) FlowEnd(f *flow.Flow) {
 	cli, srv := f.Client.Addr().Unmap(), f.Server.Addr().Unmap()
 	ev := Evidence{Frame: f.FirstFrame, Time: time.Unix(0, f.First).UTC(), Src: f.Client.String(), Dst: f.Server.String(), Proto: f.Proto}
+	e.seen(f.Last)
 	// With a baseline, flows of learned connections are not scan evidence:
 	// a historian polling forty controllers is not sweeping them.
 	known := false
@@ -354,55 +401,18 @@ func (e *Engine) Report(fs *analyze.FileSummary) {
 	}
 }
 
-// Alerts finishes the windowed and rate detections (once) and returns
-// every alert, ordered by time.
+// Alerts finishes the windowed and rate detections once, at the newest
+// event seen (the end of a file), and returns every alert, ordered by
+// time. It is for files; a live caller uses Evaluate.
 func (e *Engine) Alerts() []*Alert {
 	if !e.done {
 		e.done = true
-		keys := make([]string, 0, len(e.series))
-		for k := range e.series {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			e.evaluate(e.series[k])
-		}
-		e.finishRates()
+		e.evalSeries(e.latest, false)
+		e.evalRates(e.latest, false)
 	}
 	out := append([]*Alert(nil), e.order...)
 	sortAlerts(out)
 	return out
-}
-
-func (e *Engine) finishRates() {
-	keys := make([]connKey, 0, len(e.rates))
-	for k := range e.rates {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		if keys[i].client != keys[j].client {
-			return keys[i].client.Less(keys[j].client)
-		}
-		if keys[i].server != keys[j].server {
-			return keys[i].server.Less(keys[j].server)
-		}
-		return keys[i].proto < keys[j].proto
-	})
-	for _, k := range keys {
-		r := e.rates[k]
-		if r.learned == 0 || r.peak < e.th.RateMin || float64(r.peak) <= e.th.RateFactor*float64(r.learned) {
-			continue
-		}
-		a := e.alert("unusual_rate", k.client.String()+">"+k.server.String()+"|"+k.proto, Detections["unusual_rate"], k.proto, k.client.String(), k.server.String())
-		for _, ev := range r.peakEv {
-			a.add(ev)
-		}
-		a.Count = r.peak
-		a.Detail = fmt.Sprintf("%d %s requests in one minute, learned peak %d", r.peak, k.proto, r.learned)
-		if r.peakWrites*2 > r.peak {
-			a.Techniques = appendTech(a.Techniques, "T0806")
-		}
-	}
 }
 
 var (

@@ -22,7 +22,9 @@ type series struct {
 	assets   []string
 	detail   string
 	events   []event
-	fired    bool
+	fired    bool  // the alert is raised; later events extend it until the series re-arms
+	dirty    bool  // events came since the last evaluation
+	last     int64 // newest event time: quiet for a window re-arms a fired series
 }
 
 type event struct {
@@ -43,8 +45,15 @@ func (e *Engine) addSeries(det, key string, d def, proto string, window time.Dur
 	k := det + "|" + key
 	s := e.series[k]
 	if s == nil {
+		if len(e.series) >= e.th.MaxKeys {
+			e.evictSeries()
+		}
 		s = &series{det: det, key: key, d: d, proto: proto, window: int64(window), n: n, distinct: distinct, assets: assets}
 		e.series[k] = s
+	}
+	e.seen(t)
+	if t > s.last {
+		s.last = t
 	}
 	if s.fired {
 		// Later events only extend the alert.
@@ -57,6 +66,7 @@ func (e *Engine) addSeries(det, key string, d def, proto string, window time.Dur
 		return
 	}
 	s.events = append(s.events, event{t, target, ev})
+	s.dirty = true
 	if len(s.events) >= maxEvents {
 		e.evaluate(s)
 		if !s.fired {

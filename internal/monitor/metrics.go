@@ -9,6 +9,7 @@ var (
 	descAlerts  = prometheus.NewDesc("otlink_monitor_alerts_total", "Alerts raised by the network monitor.", nil, nil)
 	descPDUs    = prometheus.NewDesc("otlink_monitor_pdus_total", "Industrial protocol PDUs dissected, per protocol.", []string{"proto"}, nil)
 	descPBytes  = prometheus.NewDesc("otlink_monitor_proto_bytes_total", "Payload bytes of ended flows, per protocol.", []string{"proto"}, nil)
+	descEvicted = prometheus.NewDesc("otlink_monitor_detect_evicted_total", "Detection windows, rates and alerts dropped by the memory caps.", nil, nil)
 	descLearn   = prometheus.NewDesc("otlink_monitor_learning", "1 while the monitor learns its baseline.", nil, nil)
 )
 
@@ -18,7 +19,7 @@ func (m *Monitor) Collector() prometheus.Collector { return collector{m} }
 type collector struct{ m *Monitor }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPackets, descBytes, descDrops, descAlerts, descPDUs, descPBytes, descLearn} {
+	for _, d := range []*prometheus.Desc{descPackets, descBytes, descDrops, descAlerts, descPDUs, descPBytes, descLearn, descEvicted} {
 		ch <- d
 	}
 }
@@ -29,6 +30,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descBytes, prometheus.CounterValue, float64(s.Bytes))
 	ch <- prometheus.MustNewConstMetric(descDrops, prometheus.CounterValue, float64(s.Drops))
 	ch <- prometheus.MustNewConstMetric(descAlerts, prometheus.CounterValue, float64(s.Alerts))
+	ch <- prometheus.MustNewConstMetric(descEvicted, prometheus.CounterValue, float64(s.Detect.Evicted))
 	learn := 0.0
 	if s.Learning {
 		learn = 1

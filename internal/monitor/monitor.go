@@ -57,6 +57,7 @@ type Stats struct {
 	Alerts   uint64                `json:"alerts"`
 	Protos   map[string]ProtoCount `json:"protos"` // PDUs and their payload bytes per protocol
 	Assets   int                   `json:"assets"`
+	Detect   detect.EngineStats    `json:"detect"` // tracked windows, rates and alerts, and what the caps evicted
 }
 
 // ProtoCount counts one protocol.
@@ -80,9 +81,6 @@ type Monitor struct {
 	base     *detect.Baseline
 	rules    *detect.Rules
 	learnEnd time.Time
-	win      window
-	sent     map[*detect.Alert]string
-	sentWin  map[string]bool
 	seq      map[string]int
 	stats    Stats
 	drops    []uint64
@@ -97,8 +95,8 @@ func Start(ctx context.Context, cfg config.Monitor, opts Options) (*Monitor, err
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	m := &Monitor{log: opts.Logger, opts: opts, cfg: cfg, inv: asset.New(), sent: map[*detect.Alert]string{},
-		sentWin: map[string]bool{}, seq: map[string]int{}, stats: Stats{Protos: map[string]ProtoCount{}}}
+	m := &Monitor{log: opts.Logger, opts: opts, cfg: cfg, inv: asset.New(),
+		seq: map[string]int{}, stats: Stats{Protos: map[string]ProtoCount{}}}
 	if cfg.Rules != "" {
 		r, err := detect.LoadRules(cfg.Rules)
 		if err != nil {
@@ -174,7 +172,6 @@ func (h handler) PDU(f *flow.Flow, p *dissect.PDU) {
 		m.learner.PDU(f, p)
 	}
 	m.eng.PDU(f, p)
-	m.win.pdu(f, p)
 }
 
 func (h handler) FlowEnd(f *flow.Flow) {
@@ -191,7 +188,6 @@ func (h handler) FlowEnd(f *flow.Flow) {
 		m.learner.FlowEnd(f)
 	}
 	m.eng.FlowEnd(f)
-	m.win.flowEnd(f)
 }
 
 func (m *Monitor) capture(ctx context.Context, i int, src *capture.LiveSource, fcfg flow.Config) {
@@ -255,30 +251,13 @@ func (m *Monitor) evaluate(ctx context.Context, now time.Time) {
 	if m.learner != nil && !now.Before(m.learnEnd) {
 		m.endLearning()
 	}
-	var out []*detect.Alert
-	var ids []string
-	// Alerts freezes the engine's windowed series (see window): only its
-	// immediate detections are taken from it.
-	for _, a := range m.eng.Alerts() {
-		if windowed[a.Detection] {
-			continue
-		}
-		if _, ok := m.sent[a]; ok {
-			continue
-		}
-		id := m.nextID(a.Detection)
-		m.sent[a] = id
-		out = append(out, a)
-		ids = append(ids, id)
-	}
-	for _, a := range m.win.evaluate(m.base) {
-		k := a.Detection + "|" + a.Proto + "|" + fmt.Sprint(a.Assets[:min(1, len(a.Assets))])
-		if m.sentWin[k] {
-			continue
-		}
-		m.sentWin[k] = true
-		out = append(out, a)
-		ids = append(ids, m.nextID(a.Detection))
+	// The engine returns each alert once: immediate ones, windowed ones
+	// (scans, storms, unusual rates over the windows ending now) and a
+	// re-armed incident again after a quiet window.
+	out := m.eng.Evaluate(now)
+	ids := make([]string, len(out))
+	for i, a := range out {
+		ids[i] = m.nextID(a.Detection)
 	}
 	// Marshal under the lock: the engine keeps extending its alerts.
 	docs := make([][]byte, len(out))
@@ -317,9 +296,11 @@ func (m *Monitor) endLearning() {
 			m.log.Info("learned baseline saved", "file", p, "connections", len(m.base.Connections))
 		}
 	}
-	// Alerts already sent by the old engine are kept in sent; the new one
-	// starts with the baseline. Indicator state (scans) lives in window.
-	m.eng = m.newEngine()
+	// The same engine goes on with the baseline: its scan windows and
+	// returned alerts are kept.
+	if err := m.eng.SetBaseline(m.base); err != nil {
+		m.log.Error("use learned baseline", "err", err, "code", errcode.MonitorBaseline)
+	}
 	m.log.Info("network monitor learning ended: baseline detections on")
 }
 
@@ -354,6 +335,7 @@ func (m *Monitor) Stats() Stats {
 		s.Drops += d
 	}
 	s.Assets = len(m.inv.Assets())
+	s.Detect = m.eng.Stats()
 	return s
 }
 

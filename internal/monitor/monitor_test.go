@@ -140,11 +140,16 @@ func TestLiveLoopback(t *testing.T) {
 		request(t, "127.0.0.20", s, []byte{43, 14, 1, 0})
 	}
 	request(t, "127.0.0.30", servers[0], []byte{6, 0, 1, 0, 42})
+	// The learned reader polls 40 times at once: an unusual rate against
+	// its learned peak (1 a minute), and 40 exceptions back: a storm.
+	for range 40 {
+		request(t, "127.0.0.10", servers[0], []byte{3, 0, 0, 0, 2})
+	}
 
-	want := map[string]bool{"identity_scan": false, "new_writer": false}
+	want := map[string]bool{"identity_scan": false, "new_writer": false, "unusual_rate": false, "exception_storm": false}
 	ids := map[string]string{}
 	timeout := time.After(15 * time.Second)
-	for !want["identity_scan"] || !want["new_writer"] {
+	for !want["identity_scan"] || !want["new_writer"] || !want["unusual_rate"] || !want["exception_storm"] {
 		select {
 		case msg := <-alerts:
 			var a detect.Alert
