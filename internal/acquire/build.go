@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"hash"
 	"math"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/otlink/otlink/internal/acquire/coalesce"
@@ -146,7 +148,7 @@ func walkTags(c *config.Config, fn func(t *config.Tag, path, device string)) {
 }
 
 // noDevice marks an index entry of a tag that no plan reads (its device is
-// disabled, or the tag was refused); the view drops it.
+// disabled); the index drops it.
 const noDevice = math.MaxUint32
 
 // buildPlans turns a config into device plans. Problems that make the
@@ -154,10 +156,11 @@ const noDevice = math.MaxUint32
 // path) are returned together; a tag the driver cannot resolve only
 // becomes bad, so one typo does not stop a plant.
 //
-// It also returns the tags' index by path, which the duplicate check
-// builds anyway, with tagRef.dev the device's position in order; the view
-// reuses it rather than hashing 300,000 paths again.
-func buildPlans(c *config.Config, lookup func(string) (driver.Driver, bool)) (map[string]*plan, []string, map[string]tagRef, error) {
+// It also returns the tags' index, sorted by path, which the duplicate
+// check builds anyway, with tagRef.dev the device's position in order; the
+// view reuses it. A sorted slice of 8-byte refs, not a map by path: lookups
+// by path are rare (writes, the API) and a map of 300,000 paths costs 18 MB.
+func buildPlans(c *config.Config, lookup func(string) (driver.Driver, bool)) (map[string]*plan, []string, []tagRef, error) {
 	plans := map[string]*plan{}
 	var order []string
 	var errs []error
@@ -220,7 +223,14 @@ func buildPlans(c *config.Config, lookup func(string) (driver.Driver, bool)) (ma
 		plans[d.Name] = p
 		order = append(order, d.Name)
 	}
-	index := make(map[string]tagRef, total)
+	// Every tag's path with where it is read (noDevice: nowhere), sorted
+	// after the walk to find duplicates; the paths are the config's (or
+	// the tagDef's) strings, not copies.
+	type entry struct {
+		path string
+		ref  tagRef
+	}
+	entries := make([]entry, 0, total)
 	extras := map[tagExtra]*tagExtra{}
 	// What the fingerprint hashes of a tag; one, reused, so that encoding
 	// 300,000 tags allocates nothing per tag.
@@ -229,13 +239,9 @@ func buildPlans(c *config.Config, lookup func(string) (driver.Driver, bool)) (ma
 		P string
 	}{}
 	walkTags(c, func(t *config.Tag, path, dev string) {
-		if _, dup := index[path]; dup {
-			errs = append(errs, errcode.New(errcode.AcquireDuplicateTag, "tag %s is configured twice", path))
-			return
-		}
-		index[path] = tagRef{dev: noDevice}
 		p, ok := plans[dev]
 		if !ok {
+			entries = append(entries, entry{path, tagRef{dev: noDevice}})
 			if !deviceDisabled(c, dev) {
 				errs = append(errs, errcode.New(errcode.AcquireUnknownDevice, "tag %s: device %q is not configured", path, dev))
 			}
@@ -289,9 +295,32 @@ func buildPlans(c *config.Config, lookup func(string) (driver.Driver, bool)) (ma
 		} else {
 			td.space, td.start, td.count, td.typ, td.codec = pt.Space, pt.Start, pt.Count, pt.Type, pt.Codec
 		}
-		index[path] = tagRef{dev: uint32(p.pos), idx: uint32(len(p.tags))}
+		entries = append(entries, entry{path, tagRef{dev: uint32(p.pos), idx: uint32(len(p.tags))}})
 		p.tags = append(p.tags, td)
 	})
+	slices.SortStableFunc(entries, func(a, b entry) int { return strings.Compare(a.path, b.path) })
+	n := 0
+	for i := range entries {
+		if i > 0 && entries[i].path == entries[i-1].path {
+			if i == 1 || entries[i-1].path != entries[i-2].path {
+				errs = append(errs, errcode.New(errcode.AcquireDuplicateTag, "tag %s is configured twice", entries[i].path))
+			}
+			continue
+		}
+		if entries[i].ref.dev != noDevice {
+			n++
+		}
+	}
+	var index []tagRef
+	if len(errs) == 0 {
+		index = make([]tagRef, 0, n)
+		for i := range entries {
+			if entries[i].ref.dev != noDevice {
+				index = append(index, entries[i].ref)
+			}
+		}
+	}
+	entries = nil
 	for _, p := range plans {
 		p.fp.Sum(p.fingerprint[:0])
 		p.fp, p.fpEnc = nil, nil

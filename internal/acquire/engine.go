@@ -3,7 +3,9 @@ package acquire
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -71,7 +73,19 @@ type Engine struct {
 // holds no state of its own: tag values stay in the devices.
 type view struct {
 	devs []*device
-	tags map[string]tagRef
+	tags []tagRef // every resolved or bad tag of devs, sorted by path
+}
+
+// pathOf is the path of the tag r refers to.
+func (v *view) pathOf(r tagRef) string { return v.devs[r.dev].p.tags[r.idx].path }
+
+// lookup finds the tag at path by binary search of the index.
+func (v *view) lookup(path string) (tagRef, bool) {
+	i, ok := slices.BinarySearchFunc(v.tags, path, func(r tagRef, p string) int { return strings.Compare(v.pathOf(r), p) })
+	if !ok {
+		return tagRef{}, false
+	}
+	return v.tags[i], true
 }
 
 // tagRef locates a tag: 8 bytes per tag of the index.
@@ -204,8 +218,9 @@ func (e *Engine) Apply(newCfg *config.Config) error {
 
 // publishView publishes e.devs with the tag index buildPlans returned for
 // them, whose devices are numbered as in order; the view numbers them by
-// name. The index becomes the view's: the caller must not keep it.
-func (e *Engine) publishView(order []string, index map[string]tagRef) {
+// name (which keeps the index sorted by path). The index becomes the
+// view's: the caller must not keep it.
+func (e *Engine) publishView(order []string, index []tagRef) {
 	v := &view{devs: make([]*device, 0, len(e.devs)), tags: index}
 	for _, d := range e.devs {
 		v.devs = append(v.devs, d)
@@ -219,13 +234,8 @@ func (e *Engine) publishView(order []string, index map[string]tagRef) {
 	for i, name := range order {
 		remap[i] = pos[name]
 	}
-	for path, r := range index {
-		if r.dev == noDevice {
-			delete(index, path)
-			continue
-		}
-		r.dev = remap[r.dev]
-		index[path] = r
+	for i := range index {
+		index[i].dev = remap[index[i].dev]
 	}
 	e.view.Store(v)
 }

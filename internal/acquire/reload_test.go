@@ -68,11 +68,24 @@ func TestReloadDetectsAChangedTag(t *testing.T) {
 		if e.devs["b"] == before["b"] {
 			t.Errorf("%s of a tag of b changed: device b was not restarted", fd.Name)
 		}
-		// The index points every path at its device and tag.
-		for path, ref := range e.view.Load().tags {
-			d := e.view.Load().devs[ref.dev]
-			if got := d.p.tags[ref.idx].path; got != path {
-				t.Fatalf("after changing %s: index maps %s to %s of %s", fd.Name, path, got, d.p.cfg.Name)
+		// The index holds every tag of every device once, sorted by path,
+		// and a lookup by path finds the tag of that path.
+		vw := e.view.Load()
+		total := 0
+		for _, d := range vw.devs {
+			total += len(d.p.tags)
+		}
+		if len(vw.tags) != total {
+			t.Fatalf("after changing %s: index has %d tags, devices have %d", fd.Name, len(vw.tags), total)
+		}
+		for i, ref := range vw.tags {
+			path := vw.pathOf(ref)
+			if i > 0 && vw.pathOf(vw.tags[i-1]) >= path {
+				t.Fatalf("after changing %s: index not sorted at %s", fd.Name, path)
+			}
+			got, ok := vw.lookup(path)
+			if !ok || got != ref {
+				t.Fatalf("after changing %s: lookup(%s) = %v, %v; want %v", fd.Name, path, got, ok, ref)
 			}
 		}
 		// Back to the original: b restarts again, a stays.
@@ -101,10 +114,10 @@ func TestReloadDetectsAChangedTag(t *testing.T) {
 	if e.devs["a"] != before["a"] || e.devs["b"] == before["b"] {
 		t.Error("renaming b's machine (its tags' paths) did not restart b alone")
 	}
-	if _, ok := e.view.Load().tags[tagPath("b2", "t1")]; !ok {
+	if _, ok := e.view.Load().lookup(tagPath("b2", "t1")); !ok {
 		t.Error("the renamed path is not in the index")
 	}
-	if _, ok := e.view.Load().tags[tagPath("b", "t1")]; ok {
+	if _, ok := e.view.Load().lookup(tagPath("b", "t1")); ok {
 		t.Error("the old path is still in the index")
 	}
 }

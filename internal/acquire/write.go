@@ -46,7 +46,7 @@ func (e *Engine) Write(ctx context.Context, path string, v model.Value) error {
 
 func (e *Engine) write(ctx context.Context, path string, v model.Value, ev *WriteEvent) error {
 	vw := e.view.Load()
-	ref, ok := vw.tags[path]
+	ref, ok := vw.lookup(path)
 	if !ok {
 		return errcode.New(errcode.AcquireWriteUnknownTag, "write %s: no such tag", path)
 	}

@@ -67,10 +67,26 @@ type App struct {
 	histDone   chan struct{}
 
 	mu  sync.Mutex
-	cfg *config.Config
+	cfg sections // of the running config; not the config itself
 
 	cancel context.CancelFunc
 	done   chan error
+}
+
+// sections are the parts of the config the app reads after Start (and
+// compares on reload). Only these are kept: a config of 300,000 tags
+// holds some 65 MB of config.Tag that the engine has copied what it needs
+// from.
+type sections struct {
+	Bus       config.Bus
+	HTTP      config.HTTP
+	Historian config.Historian
+	Monitor   config.Monitor
+	Data      string
+}
+
+func sectionsOf(c *config.Config) sections {
+	return sections{Bus: c.Bus, HTTP: c.HTTP, Historian: c.Historian, Monitor: c.Monitor, Data: c.Data}
 }
 
 // Start starts the bus, the engine and the HTTP server for cfg, which must
@@ -105,10 +121,10 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*App, error) 
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), eng.Collector())
-	a := &App{log: log, bus: b, engine: eng, sink: s, cfg: cfg, done: make(chan error, 1)}
+	a := &App{log: log, bus: b, engine: eng, sink: s, cfg: sectionsOf(cfg), done: make(chan error, 1)}
 	wopts := web.Options{Listen: cfg.HTTP.Listen, Source: source{eng}, Registry: reg, Logger: log}
 	if cfg.Historian.Backend != config.HistorianOff {
-		if err := a.startHistorian(ctx, opts); err != nil {
+		if err := a.startHistorian(ctx, opts, cfg); err != nil {
 			b.Close()
 			return nil, err
 		}
@@ -238,7 +254,7 @@ func (a *App) Reload(cfg *config.Config) error {
 	if err := a.engine.Apply(cfg); err != nil {
 		return err
 	}
-	a.cfg = cfg
+	a.cfg = sectionsOf(cfg)
 	return nil
 }
 
@@ -326,8 +342,8 @@ func (a *App) History() *History { return a.hist }
 
 // startHistorian opens the historian and starts its ingest from the bus
 // and, with an integrity log, the checkpoint signer.
-func (a *App) startHistorian(ctx context.Context, opts Options) error {
-	h, err := OpenHistory(ctx, a.cfg.Data, a.cfg.Historian, HistoryOptions{Log: LogWrite, MaxChunkSamples: opts.MaxChunkSamples, Logger: a.log, Config: a.cfg})
+func (a *App) startHistorian(ctx context.Context, opts Options, cfg *config.Config) error {
+	h, err := OpenHistory(ctx, a.cfg.Data, a.cfg.Historian, HistoryOptions{Log: LogWrite, MaxChunkSamples: opts.MaxChunkSamples, Logger: a.log, Config: cfg})
 	if err != nil {
 		return err
 	}
