@@ -85,9 +85,14 @@ const (
 	APIHistoryOff   Code = 6010
 	APIIntegrityErr Code = 6011
 	APIBadRequest   Code = 6012
+	APIStreamsFull  Code = 6013
 )
 
 func init() {
+	register(Entry{Code: APIStreamsFull, Name: "api.streams_full", Title: "too many live event streams are open",
+		Causes: []string{"many browser tabs or dashboards follow live values", "clients that reconnect without closing their old streams"},
+		Checks: []string{"how many pages and dashboards are open on this server"},
+		Fix:    "close unused pages; the client retries after the Retry-After delay"})
 	register(Entry{Code: APINotFound, Name: "api.not_found", Title: "the API has no such route",
 		Causes: []string{"a typo in the path", "a route of a newer otlink"},
 		Checks: []string{"/api/v1/tags and /api/v1/devices are the routes of this version"},

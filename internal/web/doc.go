@@ -1,5 +1,7 @@
 // Package web is otlink's HTTP server: health, Prometheus metrics, the JSON
-// API under /api/v1 and the server-rendered login, setup and home pages.
+// API under /api/v1 (described by the embedded openapi.json), live tag
+// values as Server-Sent Events, and the server-rendered login, setup, home
+// and machine pages.
 //
 // Every route is declared once, with the permission it needs, in the list
 // allRoutes returns (routes.go); New registers exactly that list and the

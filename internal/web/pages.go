@@ -33,6 +33,11 @@ type view struct {
 	Token              string
 	Done               bool
 	Machines           []machine
+	// The machine page.
+	Machine string
+	Rows    []Tag
+	Wide    bool // a wide layout for tables
+	Trend   bool // the principal may read history for the trend
 }
 
 type machine struct {
@@ -62,6 +67,7 @@ func (s *Server) pageRoutes() []route {
 		// was CSRF-checked by the middleware.
 		{"POST /logout", "", Public, s.logout},
 		{"GET /{$}", auth.PermTagsRead, page, s.home},
+		{"GET /machines/{path...}", auth.PermTagsRead, page, s.machinePage},
 	}
 }
 

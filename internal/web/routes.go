@@ -65,6 +65,11 @@ func (s *Server) allRoutes() []route {
 		{"GET /api/v1/tags", auth.PermTagsRead, anyScope, s.tags},
 		// Devices serve several machines: plant-wide.
 		{"GET /api/v1/devices", auth.PermTagsRead, plantWide, s.devices},
+		// Scoped like /api/v1/tags: the stream filters on every poll.
+		{"GET /api/v1/events/tags", auth.PermTagsRead, anyScope, s.tagEvents},
+		// The document lists routes, not data; any reader may fetch it,
+		// an anonymous scanner may not.
+		{"GET /api/v1/openapi.json", auth.PermTagsRead, anyScope, s.openAPI},
 	}
 	rs = append(rs, s.historyRoutes()...)
 	return append(rs, s.pageRoutes()...)

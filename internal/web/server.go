@@ -61,6 +61,13 @@ type Server struct {
 	ln      net.Listener
 	started time.Time
 	routes  []route
+
+	// Live event streams: their bound, their timing (tests shorten it)
+	// and quit, closed at Shutdown so that streams end instead of holding
+	// Shutdown until its deadline.
+	streams          streamLimit
+	ssePoll, sseBeat time.Duration
+	quit             chan struct{}
 }
 
 // New returns a server for opts.
@@ -71,7 +78,7 @@ func New(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	s := &Server{opts: opts}
+	s := &Server{opts: opts, streams: make(streamLimit, maxStreams), ssePoll: ssePoll, sseBeat: sseHeartbeat, quit: make(chan struct{})}
 	mux := http.NewServeMux()
 	s.routes = s.allRoutes()
 	for _, rt := range s.routes {
@@ -91,6 +98,7 @@ func New(opts Options) *Server {
 		// local CA would flood the log.
 		ErrorLog: slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
 	}
+	s.srv.RegisterOnShutdown(func() { close(s.quit) })
 	return s
 }
 
