@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/otlink/otlink/internal/dissect"
+	"github.com/otlink/otlink/internal/dissect/dissecttest"
 )
 
 // encode builds a DNP3 link frame carrying ud (transport header and
@@ -116,12 +117,12 @@ func TestLinkOnlyAndGap(t *testing.T) {
 }
 
 func TestAuthCapture(t *testing.T) {
-	f := sharedPcaps + "dnp3/iti__auth_control_challenge_response.pcap"
+	f := dissecttest.Capture("dnp3", "iti__auth_control_challenge_response.pcap")
 	if _, err := os.Stat(f); err != nil {
 		t.Skipf("%s missing", filepath.Base(f))
 	}
 	var auth int
-	replayPcap(t, f, Dissector{}, func(p *dissect.PDU) {
+	dissecttest.Replay(t, f, Dissector{}, func(p *dissect.PDU) {
 		if p.Action == dissect.ActAuth {
 			auth++
 		}

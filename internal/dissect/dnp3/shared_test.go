@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/otlink/otlink/internal/dissect"
+	"github.com/otlink/otlink/internal/dissect/dissecttest"
 )
 
 // knownDiff lists, per capture, the exact difference ours - tshark that is
@@ -19,21 +20,22 @@ var knownDiff = map[string]map[uint32]int{
 // TestSharedCaptures compares, file by file, the DNP3 application function
 // counts with tshark's dnp3.al.func over the public captures.
 func TestSharedCaptures(t *testing.T) {
-	for _, f := range sharedFiles(t, "dnp3") {
+	dissecttest.NeedTshark(t)
+	for _, f := range dissecttest.Captures(t, "dnp3") {
 		name := filepath.Base(f)
-		ours, bad := ourCounts(t, f, Dissector{})
-		theirs := tsharkCounts(t, f, "", []string{"dnp3.al.func"}, []dissect.Counting{dissect.CountFunction})
+		ours, bad := dissecttest.Ours(t, f, Dissector{})
+		theirs := dissecttest.TsharkTally(t, f, "", []string{"dnp3.al.func"}, []dissect.Counting{dissect.CountFunction})
 		agree := "agree"
-		if !ours.equal(theirs) {
+		if !ours.Equal(theirs) {
 			agree = "DIFFER (known)"
 			want := knownDiff[name]
 			for fn, n := range want {
-				theirs.add(dissect.CountFunction, fn, n)
+				theirs.Add(dissect.CountFunction, fn, n)
 				if theirs[dissect.CountFunction][fn] == 0 {
 					delete(theirs[dissect.CountFunction], fn)
 				}
 			}
-			if want == nil || !ours.equal(theirs) {
+			if want == nil || !ours.Equal(theirs) {
 				t.Errorf("%s: ours %v, tshark adjusted by known differences %v", name, ours, theirs)
 			}
 		}

@@ -2,18 +2,18 @@ package enip
 
 import (
 	"encoding/binary"
-	"path/filepath"
 	"testing"
 
 	"github.com/otlink/otlink/internal/dissect"
+	"github.com/otlink/otlink/internal/dissect/dissecttest"
 )
 
 func collect(t *testing.T, name string) (map[dissect.Action]int, map[string]string) {
 	t.Helper()
-	sharedFiles(t, "enip") // skips when the captures are absent
+	dissecttest.Captures(t, "enip") // skips when the captures are absent
 	acts := map[dissect.Action]int{}
 	id := map[string]string{}
-	replay(t, filepath.Join(sharedPcaps, "enip", name), Dissector{}, func(p *dissect.PDU) {
+	dissecttest.Replay(t, dissecttest.Capture("enip", name), Dissector{}, func(p *dissect.PDU) {
 		acts[p.Action]++
 		for k, v := range p.Identity {
 			id[k] = v

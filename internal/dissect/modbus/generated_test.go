@@ -12,6 +12,7 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/otlink/otlink/internal/dissect"
+	"github.com/otlink/otlink/internal/dissect/dissecttest"
 	mb "github.com/otlink/otlink/internal/proto/modbus"
 )
 
@@ -99,7 +100,7 @@ func TestGeneratedCapture(t *testing.T) {
 	xs := scenario()
 	writePcap(t, path, xs)
 	var pdus []dissect.PDU
-	replay(t, path, Dissector{}, func(p *dissect.PDU) {
+	dissecttest.Replay(t, path, Dissector{}, func(p *dissect.PDU) {
 		c := *p
 		c.Objects = append([]dissect.Object(nil), p.Objects...)
 		for i := range c.Objects {
@@ -151,10 +152,10 @@ func TestGeneratedCapture(t *testing.T) {
 	if p := pdus[16]; p.Function != 22 || p.Action != dissect.ActWrite {
 		t.Errorf("mask write = %+v", p)
 	}
-	if testingHasTshark() {
-		ours := countPDUs(t, path, Dissector{}, dissect.CountFunction)
-		theirs := tsharkCounts(t, path, "modbus.func_code")
-		if d := diffCounts(ours, theirs); d != "" {
+	if dissecttest.HasTshark() {
+		ours := dissecttest.CountPDUs(t, path, Dissector{}, dissect.CountFunction)
+		theirs := dissecttest.Tshark(t, path, "modbus.func_code")
+		if d := dissecttest.Diff(ours, theirs); d != "" {
 			t.Errorf("generated capture disagrees with tshark:%s", d)
 		}
 	} else {

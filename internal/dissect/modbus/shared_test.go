@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/otlink/otlink/internal/dissect"
+	"github.com/otlink/otlink/internal/dissect/dissecttest"
 )
 
 // knownDiff lists the disagreements understood: zeek's fuzz-72 is a fuzzed
@@ -17,12 +18,12 @@ var knownDiff = map[string]string{
 // TestSharedCapturesAgreeWithTshark compares per-function counts with
 // tshark's modbus.func_code on every shared Modbus capture.
 func TestSharedCapturesAgreeWithTshark(t *testing.T) {
-	needTshark(t)
-	for _, f := range sharedFiles(t, "modbus") {
-		ours := countPDUs(t, f, Dissector{}, dissect.CountFunction)
-		theirs := tsharkCounts(t, f, "modbus.func_code")
-		d := diffCounts(ours, theirs)
-		t.Logf("%-45s ours %5d tshark %5d %s", filepath.Base(f), total(ours), total(theirs), map[bool]string{true: "agree", false: "DIFFER"}[d == ""])
+	dissecttest.NeedTshark(t)
+	for _, f := range dissecttest.Captures(t, "modbus") {
+		ours := dissecttest.CountPDUs(t, f, Dissector{}, dissect.CountFunction)
+		theirs := dissecttest.Tshark(t, f, "modbus.func_code")
+		d := dissecttest.Diff(ours, theirs)
+		t.Logf("%-45s ours %5d tshark %5d %s", filepath.Base(f), ours.Total(), theirs.Total(), map[bool]string{true: "agree", false: "DIFFER"}[d == ""])
 		if d != knownDiff[filepath.Base(f)] {
 			t.Errorf("%s:%s", filepath.Base(f), d)
 		}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/otlink/otlink/internal/dissect"
+	"github.com/otlink/otlink/internal/dissect/dissecttest"
 )
 
 // TestDump prints the PDUs of the capture named by OTLINK_DUMP; a
@@ -15,7 +16,7 @@ func TestDump(t *testing.T) {
 	if path == "" {
 		t.Skip("set OTLINK_DUMP=file.pcap to print its PDUs")
 	}
-	replay(t, path, probed{extra: probePorts(t, path, Dissector{})}, func(p *dissect.PDU) {
+	dissecttest.Replay(t, path, probed{extra: probePorts(t, path, Dissector{})}, func(p *dissect.PDU) {
 		fmt.Printf("%d %s fn=%d %q req=%v exc=%#x act=%s var=%q mal=%q objs=%v id=%v\n", p.Meta.Frame, p.Proto, p.Function, p.Name, p.Request, p.Exception, p.Action, p.Variant, p.Malformed, p.Objects, p.Identity)
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/otlink/otlink/internal/dissect"
+	"github.com/otlink/otlink/internal/dissect/dissecttest"
 )
 
 // FuzzParser feeds arbitrary bytes to one flow, cut into segments by the
@@ -54,7 +55,7 @@ func TestWriteSeeds(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range sharedFiles(t, Proto) {
+	for _, f := range dissecttest.Captures(t, Proto) {
 		var streams [2][]byte
 		replayRaw(t, f, func(d dissect.Dir, b []byte) {
 			if len(streams[d]) < 4096 {
@@ -103,5 +104,5 @@ func (p *rawParser) Gap(dissect.Dir) {}
 
 func replayRaw(t *testing.T, path string, f func(dissect.Dir, []byte)) {
 	n := 0
-	replay(t, path, rawDissector{n: &n, f: f}, func(*dissect.PDU) {})
+	dissecttest.Replay(t, path, rawDissector{n: &n, f: f}, func(*dissect.PDU) {})
 }

@@ -4,10 +4,8 @@ import (
 	"errors"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/gopacket/gopacket"
@@ -15,6 +13,7 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/otlink/otlink/internal/dissect"
+	"github.com/otlink/otlink/internal/dissect/dissecttest"
 )
 
 // probed is the dissector with extra server ports found by Probe, the way
@@ -81,32 +80,15 @@ func probePorts(t testing.TB, path string, d dissect.Dissector) []dissect.Port {
 	return out
 }
 
-// tsharkDecodeAs counts field like tsharkCounts, decoding extra ports as
-// OPC UA (what Wireshark's "Decode As" does for a non-standard port).
-func tsharkDecodeAs(t *testing.T, path, field string, extra []dissect.Port) map[uint32]int {
+// tsharkDecodeAs counts field like dissecttest.Tshark, decoding extra ports
+// as OPC UA (what Wireshark's "Decode As" does for a non-standard port).
+func tsharkDecodeAs(t *testing.T, path, field string, extra []dissect.Port) dissecttest.Counts {
 	t.Helper()
-	args := []string{"-n", "-r", path}
+	var opts []string
 	for _, p := range extra {
-		args = append(args, "-d", "tcp.port=="+strconv.Itoa(int(p.Port))+",opcua")
+		opts = append(opts, "-d", "tcp.port=="+strconv.Itoa(int(p.Port))+",opcua")
 	}
-	args = append(args, "-T", "fields", "-e", field, "-E", "occurrence=a")
-	out, err := exec.Command("tshark", args...).Output()
-	if err != nil {
-		t.Fatalf("tshark %s: %v", path, err)
-	}
-	m := map[uint32]int{}
-	for _, line := range strings.Split(string(out), "\n") {
-		for _, v := range strings.Split(line, ",") {
-			if v = strings.TrimSpace(v); v != "" {
-				n, err := strconv.ParseUint(v, 0, 32)
-				if err != nil {
-					t.Fatalf("tshark value %q: %v", v, err)
-				}
-				m[uint32(n)]++
-			}
-		}
-	}
-	return m
+	return dissecttest.Tshark(t, path, field, opts...)
 }
 
 // knownDiffs are differences where tshark is wrong. In opcua_with-gap the
@@ -122,17 +104,17 @@ var knownDiffs = map[string]string{
 // Flows on other ports are found by Probe and given to tshark as
 // "decode as" so both sides look at the same flows.
 func TestSharedCapturesAgreeWithTshark(t *testing.T) {
-	needTshark(t)
-	for _, f := range sharedFiles(t, "opcua") {
+	dissecttest.NeedTshark(t)
+	for _, f := range dissecttest.Captures(t, "opcua") {
 		extra := probePorts(t, f, Dissector{})
-		ours := countPDUs(t, f, probed{extra: extra}, dissect.CountFunction)
+		ours := dissecttest.CountPDUs(t, f, probed{extra: extra}, dissect.CountFunction)
 		theirs := tsharkDecodeAs(t, f, "opcua.servicenodeid.numeric", extra)
-		d := diffCounts(ours, theirs)
+		d := dissecttest.Diff(ours, theirs)
 		if want, ok := knownDiffs[filepath.Base(f)]; ok && d == want {
 			t.Logf("%s: known difference:%s", filepath.Base(f), d)
 			d = ""
 		}
-		t.Logf("%-70s ours %5d tshark %5d %s probed=%v", filepath.Base(f), total(ours), total(theirs), map[bool]string{true: "agree", false: "DIFFER"}[d == ""], extra)
+		t.Logf("%-70s ours %5d tshark %5d %s probed=%v", filepath.Base(f), ours.Total(), theirs.Total(), map[bool]string{true: "agree", false: "DIFFER"}[d == ""], extra)
 		if d != "" {
 			t.Errorf("%s:%s", filepath.Base(f), d)
 		}

@@ -1,22 +1,22 @@
 package s7comm
 
 import (
-	"path/filepath"
 	"testing"
 
 	"github.com/otlink/otlink/internal/dissect"
+	"github.com/otlink/otlink/internal/dissect/dissecttest"
 )
 
 // collect replays a shared capture and returns actions seen and the union
 // of identity fields.
 func collect(t *testing.T, name string) (map[dissect.Action]int, map[string]string, int) {
 	t.Helper()
-	path := filepath.Join(sharedPcaps, "s7comm", name)
-	sharedFiles(t, "s7comm") // skips when the captures are absent
+	path := dissecttest.Capture("s7comm", name)
+	dissecttest.Captures(t, "s7comm") // skips when the captures are absent
 	acts := map[dissect.Action]int{}
 	id := map[string]string{}
 	plus := 0
-	replay(t, path, Dissector{}, func(p *dissect.PDU) {
+	dissecttest.Replay(t, path, Dissector{}, func(p *dissect.PDU) {
 		acts[p.Action]++
 		for k, v := range p.Identity {
 			id[k] = v
