@@ -116,6 +116,7 @@ func (p *Publisher) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	q.log = p.o.Logger
 	p.q = q
 	sctx, cancel := context.WithCancel(context.Background())
 	p.cancel, p.done = cancel, make(chan struct{})
@@ -186,6 +187,10 @@ func (p *Publisher) session(ctx context.Context, tc *tls.Config) error {
 		SetUsername(p.o.Username).SetPassword(p.o.Password).SetCleanSession(true).
 		SetAutoReconnect(false).SetConnectRetry(false).SetConnectTimeout(5 * time.Second).
 		SetKeepAlive(10 * time.Second).SetMaxResumePubInFlight(p.o.Window).
+		// paho's Publish waits WriteTimeout (0 means 30 s) to hand a message
+		// to its writer; when the connection dies mid-batch nobody takes it,
+		// and the sender sat silent for 30 s after a broker restart.
+		SetWriteTimeout(p.o.AckTimeout).
 		SetConnectionLostHandler(func(paho.Client, error) { lostOnce.Do(func() { close(lost) }) })
 	if tc != nil {
 		co.SetTLSConfig(tc)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -32,6 +33,7 @@ type pos struct {
 type queue struct {
 	dir string
 	max int64
+	log *slog.Logger
 
 	mu     sync.Mutex
 	notify chan struct{}
@@ -51,7 +53,7 @@ func openQueue(dir string, max int64) (*queue, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, errcode.Wrap(errcode.NorthQueueIO, err, "create queue folder %s", dir)
 	}
-	q := &queue{dir: dir, max: max, notify: make(chan struct{}, 1)}
+	q := &queue{dir: dir, max: max, log: slog.Default(), notify: make(chan struct{}, 1)}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, errcode.Wrap(errcode.NorthQueueIO, err, "read queue folder %s", dir)
@@ -77,19 +79,30 @@ func openQueue(dir string, max int64) (*queue, error) {
 			q.size += fi.Size()
 		}
 	}
+	// Write into a fresh segment unless the last one is empty: a crash may
+	// have left a torn record at its end, and only damage in an older
+	// segment can be skipped without losing what is appended after it.
 	q.wseg = segs[len(segs)-1]
+	if fi, err := os.Stat(segName(dir, q.wseg)); err == nil && fi.Size() > 0 {
+		q.wseg++
+	}
 	q.w, err = os.OpenFile(segName(dir, q.wseg), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
 	if err != nil {
 		return nil, errcode.Wrap(errcode.NorthQueueIO, err, "open queue segment")
 	}
-	fi, err := q.w.Stat()
-	if err != nil {
-		q.w.Close()
-		return nil, errcode.Wrap(errcode.NorthQueueIO, err, "stat queue segment")
-	}
-	q.woff = fi.Size()
 	q.rd = q.ack
 	return q, nil
+}
+
+// roll starts the next segment; q.mu is held.
+func (q *queue) roll() error {
+	nw, err := os.OpenFile(segName(q.dir, q.wseg+1), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		return errcode.Wrap(errcode.NorthQueueIO, err, "roll queue segment")
+	}
+	q.w.Close()
+	q.w, q.wseg, q.woff = nw, q.wseg+1, 0
+	return nil
 }
 
 // append adds one record; it fails fast when the queue is over its limit.
@@ -104,12 +117,9 @@ func (q *queue) append(data []byte) error {
 		return errcode.New(errcode.NorthQueueFull, "queue %s holds %d bytes, limit %d", q.dir, q.size, q.max)
 	}
 	if q.woff >= segMax {
-		nw, err := os.OpenFile(segName(q.dir, q.wseg+1), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
-		if err != nil {
-			return errcode.Wrap(errcode.NorthQueueIO, err, "roll queue segment")
+		if err := q.roll(); err != nil {
+			return err
 		}
-		q.w.Close()
-		q.w, q.wseg, q.woff = nw, q.wseg+1, 0
 	}
 	buf := make([]byte, 8, n)
 	binary.LittleEndian.PutUint32(buf, uint32(len(data)))
@@ -128,7 +138,9 @@ func (q *queue) append(data []byte) error {
 }
 
 // next returns the next unread record and the position after it, or nil.
-// A record failing its CRC ends its segment (the rest is unreadable).
+// A record failing its CRC ends its segment (the framing of the rest is
+// lost); it is logged with NorthQueueCorrupt and reading goes on with the
+// next segment.
 func (q *queue) next() ([]byte, pos, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -166,14 +178,27 @@ func (q *queue) next() ([]byte, pos, error) {
 			return data, q.rd, nil
 		}
 		if q.rd.seg < q.wseg { // end or damage of an older segment: go on with the next
+			if err != io.EOF || q.rd.off != segEnd(q.r) {
+				q.log.Warn("queue segment damaged, rest skipped", "code", errcode.NorthQueueCorrupt.String(), "err", err, "seg", segName(q.dir, q.rd.seg), "off", q.rd.off)
+			}
 			q.rd = pos{seg: q.rd.seg + 1}
 			continue
 		}
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return nil, q.rd, nil // a record being written
+		// Appends and reads both hold q.mu and the open segment starts empty,
+		// so a short or failing record here is damage, not a record being
+		// written: roll the writer so the reader can skip past it.
+		if err := q.roll(); err != nil {
+			return nil, q.rd, err
 		}
-		return nil, q.rd, err
 	}
+}
+
+func segEnd(f *os.File) int64 {
+	fi, err := f.Stat()
+	if err != nil {
+		return -1
+	}
+	return fi.Size()
 }
 
 func (q *queue) ackPos() pos {
