@@ -20,6 +20,9 @@ import (
 func benchCmd() *cobra.Command {
 	c := &cobra.Command{Use: "bench", Short: "measure otlink's parts end to end"}
 	c.AddCommand(benchAcquisitionCmd(), benchHistorianCmd(), benchDPICmd())
+	for _, mk := range moreBench {
+		c.AddCommand(mk())
+	}
 	return c
 }
 

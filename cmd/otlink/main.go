@@ -52,8 +52,16 @@ func newRoot() *cobra.Command {
 		return usageErr(errcode.Wrap(errcode.CLIUsage, err, "%s", c.CommandPath()))
 	})
 	root.AddCommand(versionCmd(), errorsCmd(), configCmd(), simCmd(), demoCmd(), runCmd(), benchCmd(), analyzeCmd(), historyCmd(), verifyCmd(), userCmd(), tokenCmd())
+	for _, mk := range moreCommands {
+		root.AddCommand(mk())
+	}
 	return root
 }
+
+// moreCommands and moreBench are filled by init functions of the files
+// that add a command (certs.go, opcua.go, bench_http.go, ...), so that a
+// new command does not edit this file.
+var moreCommands, moreBench []func() *cobra.Command
 
 func main() {
 	root := newRoot()

@@ -33,5 +33,5 @@ func (s *Server) machinePage(w http.ResponseWriter, r *http.Request) {
 	if p.Session != nil {
 		v.CSRF = p.Session.CSRF
 	}
-	render(w, http.StatusOK, "machine", v)
+	render(w, r, http.StatusOK, "machine", v)
 }

@@ -21,7 +21,6 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-var pages = template.Must(template.ParseFS(templateFS, "templates/*.html"))
 
 // view is what every page template reads; html/template escapes it.
 type view struct {
@@ -38,6 +37,12 @@ type view struct {
 	Rows    []Tag
 	Wide    bool // a wide layout for tables
 	Trend   bool // the principal may read history for the trend
+	// Lang is the page's language tag (en, zh-TW), set by render.
+	Lang string
+	// Data is what a page of its own file shows (plant tree, health,
+	// admin, war room): each page defines its own type rather than adding
+	// fields here.
+	Data any
 }
 
 type machine struct {
@@ -60,6 +65,9 @@ func (s *Server) pageRoutes() []route {
 	return []route{
 		{"GET /static/", "", Public, files.ServeHTTP},
 		{"GET /login", "", Public, s.loginPage},
+		// The language switch sets a cookie; public so that the login
+		// page can be read in either language.
+		{"GET /lang", "", Public, s.setLang},
 		{"POST /login", "", Public, rate(s.loginPost)},
 		{"GET /setup", "", Public, s.setupPage},
 		{"POST /setup", "", Public, rate(s.setupPost)},
@@ -75,11 +83,14 @@ func (s *Server) noAuth(w http.ResponseWriter) {
 	writeError(w, http.StatusServiceUnavailable, errcode.New(errcode.HTTPSetup, "authentication is not configured on this server"))
 }
 
-func render(w http.ResponseWriter, status int, name string, v view) {
+// render writes page name in the request's language (see i18n.go).
+func render(w http.ResponseWriter, r *http.Request, status int, name string, v view) {
+	v.Lang = langOf(r)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Language", v.Lang)
 	w.WriteHeader(status)
-	_ = pages.ExecuteTemplate(w, name, v)
+	_ = pagesFor(v.Lang).ExecuteTemplate(w, name, v)
 }
 
 // session returns the request's server-side session (any stage) or, when
@@ -118,7 +129,7 @@ func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, status int, m
 	case auth.StageFull:
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 	case auth.StageMFA:
-		render(w, status, "mfa", v)
+		render(w, r, status, "mfa", v)
 	case auth.StageEnrol:
 		en, err := s.opts.Auth.EnrollTOTP(r.Context(), sess.UserID)
 		if err != nil {
@@ -127,9 +138,9 @@ func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, status int, m
 		}
 		v.QR = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(en.QRPNG))
 		v.Secret = en.Secret
-		render(w, status, "enrol", v)
+		render(w, r, status, "enrol", v)
 	default:
-		render(w, status, "login", v)
+		render(w, r, status, "login", v)
 	}
 }
 
@@ -187,7 +198,7 @@ func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, httpauth.SessionCookie(res.Secret))
 	if codes != nil {
-		render(w, http.StatusOK, "codes", view{Title: "Recovery codes", Codes: codes})
+		render(w, r, http.StatusOK, "codes", view{Title: "Recovery codes", Codes: codes})
 		return
 	}
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
@@ -208,7 +219,7 @@ func (s *Server) showSetup(w http.ResponseWriter, r *http.Request, status int, m
 		return
 	} else if ok {
 		v.Done = true
-		render(w, status, "setup", v)
+		render(w, r, status, "setup", v)
 		return
 	}
 	sess, _, err := s.session(w, r)
@@ -217,7 +228,7 @@ func (s *Server) showSetup(w http.ResponseWriter, r *http.Request, status int, m
 		return
 	}
 	v.CSRF = sess.CSRF
-	render(w, status, "setup", v)
+	render(w, r, status, "setup", v)
 }
 
 func (s *Server) setupPost(w http.ResponseWriter, r *http.Request) {
@@ -291,5 +302,5 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 		v.Machines = append(v.Machines, *m)
 	}
 	slices.SortFunc(v.Machines, func(a, b machine) int { return strings.Compare(a.Path, b.Path) })
-	render(w, http.StatusOK, "home", v)
+	render(w, r, http.StatusOK, "home", v)
 }

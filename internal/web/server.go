@@ -46,6 +46,12 @@ type Options struct {
 	History History
 	// Integrity answers /api/v1/integrity...; nil: no integrity log.
 	Integrity Integrity
+	// Writes performs governed writes from the UI and the API (write.go);
+	// nil: no tag can be written here.
+	Writes Writes
+	// Security is live network monitoring (warroom.go); nil: the monitor
+	// is off.
+	Security Security
 	// Auth authenticates and authorises every request. Without it every
 	// protected route answers 401: nothing is served unauthenticated.
 	Auth *auth.Service
