@@ -19,6 +19,15 @@ type Config struct {
 	// Monitor is live ICS network monitoring (docs/monitor.md); off when
 	// it lists no interface.
 	Monitor Monitor `yaml:"monitor,omitempty" json:"monitor,omitempty"`
+	// North publishes the plant's data to other systems: MQTT brokers as
+	// UNS JSON or a Sparkplug B edge node (docs/north.md; north.go).
+	North []North `yaml:"north,omitempty" json:"north,omitempty"`
+	// OPCUA serves the plant model as an OPC UA server (opcua.go); off
+	// unless enabled.
+	OPCUA OPCUAServer `yaml:"opcua,omitempty" json:"opcua,omitempty"`
+	// MTConnect serves the machines as an MTConnect agent (mtconnect.go);
+	// off unless enabled.
+	MTConnect MTConnectAgent `yaml:"mtconnect,omitempty" json:"mtconnect,omitempty"`
 
 	// File is the path the config was loaded from, for messages.
 	File string `yaml:"-" json:"-"`

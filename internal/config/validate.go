@@ -216,6 +216,9 @@ func (v *validator) check(c *Config) {
 	v.checkBus(c)
 	v.checkHistorian(c)
 	v.checkMonitor(c)
+	v.checkNorth(c)
+	v.checkOPCUA(c)
+	v.checkMTConnect(c)
 }
 
 func (v *validator) checkDevices(c *Config) {
