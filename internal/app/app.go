@@ -61,6 +61,7 @@ type App struct {
 	signer *integrity.Signer
 	auth   *auth.Service
 	mon    *monitor.Monitor // nil when monitor.interfaces is empty
+	extras []stopper         // started by services, stopped in reverse order
 	caFile string
 
 	histCancel context.CancelFunc
@@ -145,9 +146,17 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*App, error) 
 		b.Close()
 		return nil, err
 	}
+	if err := a.startServices(ctx, cfg, &wopts); err != nil {
+		a.stopMonitor()
+		a.auth.Close()
+		a.stopHistorian(context.Background())
+		b.Close()
+		return nil, err
+	}
 	if !cfg.HTTP.PlainHTTP {
 		tc, err := a.tlsConfig()
 		if err != nil {
+			a.stopServices(context.Background())
 			a.stopMonitor()
 			a.auth.Close()
 			a.stopHistorian(context.Background())
@@ -158,6 +167,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*App, error) 
 	}
 	a.web = web.New(wopts)
 	if err := a.web.Start(); err != nil {
+		a.stopServices(context.Background())
 		a.stopMonitor()
 		a.auth.Close()
 		a.stopHistorian(context.Background())
@@ -282,6 +292,7 @@ func (a *App) Stop(ctx context.Context) error {
 	if err := a.stopMonitor(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, a.stopServices(ctx)...)
 	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := a.bus.Flush(fctx); err != nil {
