@@ -95,6 +95,12 @@ type plan struct {
 	classes   []classDef
 	reportAll bool
 	maxGap    uint32
+	// push: the device pushes values (driver.Pusher); its tags are
+	// subscribed to, not polled, and addrs holds their configured
+	// addresses (by tag index) for driver.Item.Address. Polled devices
+	// keep no addresses: 300,000 of them would cost megabytes.
+	push  bool
+	addrs []string
 	pos       int // position in the config, while building
 
 	// fingerprint is the SHA-256 of the device's and its tags'
@@ -201,6 +207,9 @@ func buildPlans(c *config.Config, lookup func(string) (driver.Driver, bool)) (ma
 		}
 		p.spec = driver.DeviceSpec{Name: d.Name, Endpoint: d.Endpoint, Unit: uint8(unit), Timeout: p.cfg.Timeout.D(),
 			ByteOrder: d.ByteOrder, WordOrder: d.WordOrder, Options: d.Options}
+		if pu, ok := drv.(driver.Pusher); ok && pu.Pushes(p.spec) {
+			p.push = true
+		}
 		for _, pc := range p.cfg.Poll {
 			iv := pc.Interval.D()
 			if iv <= 0 {
@@ -297,6 +306,9 @@ func buildPlans(c *config.Config, lookup func(string) (driver.Driver, bool)) (ma
 		}
 		entries = append(entries, entry{path, tagRef{dev: uint32(p.pos), idx: uint32(len(p.tags))}})
 		p.tags = append(p.tags, td)
+		if p.push {
+			p.addrs = append(p.addrs, t.Address)
+		}
 	})
 	slices.SortStableFunc(entries, func(a, b entry) int { return strings.Compare(a.path, b.path) })
 	n := 0

@@ -83,6 +83,7 @@ type classRun struct {
 	batch   model.Batch
 	workers []*worker
 	badDone bool
+	from    time.Time // push devices: start of the batch being collected
 }
 
 // worker is what one concurrent reader of a cycle reuses. Samples go
@@ -218,6 +219,10 @@ func (d *device) runClass(ctx, cycleCtx context.Context, c *classRun) {
 
 // cycle performs all reads of a class once and publishes the batch.
 func (d *device) cycle(ctx context.Context, c *classRun, missed uint64) {
+	if d.p.push {
+		d.flush(ctx, c, missed)
+		return
+	}
 	start := d.now()
 	if g := d.planGen.Load(); !c.planned || c.gen != g {
 		d.replan(c, g)
@@ -259,8 +264,14 @@ func (d *device) cycle(ctx context.Context, c *classRun, missed uint64) {
 		}
 		wg.Wait()
 	}
+	d.publish(ctx, c, start, missed)
+}
+
+// publish completes the class's batch and hands it to the sink. Tags the
+// driver rejected are reported once, in the first batch, with their code.
+func (d *device) publish(ctx context.Context, c *classRun, start time.Time, missed uint64) {
+	b := &c.batch
 	if !c.badDone {
-		// Tags the driver rejected are reported once, with their code.
 		c.badDone = true
 		ts := start.UnixNano()
 		for i := range d.p.tags {
@@ -552,11 +563,13 @@ func (d *device) supervise(ctx context.Context) {
 		}
 		conn = c
 		d.okRead.Store(false)
-		d.link.Store(&link{conn: c, endpoint: ep})
+		cur := &link{conn: c, endpoint: ep}
+		d.link.Store(cur)
 		d.stats.connected.Store(true)
 		d.readyO.Do(func() { close(d.ready) })
 		d.log.Info("connected", "endpoint", ep)
 		d.identify(ctx, c)
+		unsubscribe := d.subscribe(ctx, cur)
 
 		var probe <-chan time.Time
 		var pt *time.Ticker
@@ -570,6 +583,7 @@ func (d *device) supervise(ctx context.Context) {
 			case <-ctx.Done():
 				break wait
 			case <-d.broken:
+				unsubscribe()
 				conn.Close()
 				conn = nil
 				if d.okRead.Load() {
@@ -588,11 +602,13 @@ func (d *device) supervise(ctx context.Context) {
 					continue
 				}
 				old := d.link.Load()
-				if old.conn != conn || !d.link.CompareAndSwap(old, &link{conn: pc, endpoint: primary}) {
+				next := &link{conn: pc, endpoint: primary}
+				if old.conn != conn || !d.link.CompareAndSwap(old, next) {
 					pc.Close()
 					continue
 				}
 				d.log.Info("primary endpoint answers again; switched back", "endpoint", primary)
+				unsubscribe()
 				conn.Close()
 				conn = pc
 				onBackup, fails, attempt = false, 0, 0
@@ -601,11 +617,13 @@ func (d *device) supervise(ctx context.Context) {
 				pt.Stop()
 				probe = nil
 				d.identify(ctx, pc)
+				unsubscribe = d.subscribe(ctx, next)
 			}
 		}
 		if pt != nil {
 			pt.Stop()
 		}
+		unsubscribe()
 	}
 }
 

@@ -27,6 +27,15 @@ type Subscriber interface {
 	Subscribe(ctx context.Context, items []Item, report func(Update)) error
 }
 
+// Pusher is implemented by drivers whose devices push values. Pushes
+// reports whether dev is configured to push (a driver may offer both
+// polling and subscriptions); the engine then keeps each tag's configured
+// address for Item.Address and expects the device's connections to be
+// Subscribers.
+type Pusher interface {
+	Pushes(dev DeviceSpec) bool
+}
+
 // Item is one point to subscribe to.
 type Item struct {
 	Point Point

@@ -27,6 +27,8 @@ const (
 	AcquireWriteType         Code = 4036
 	AcquireWriteFailed       Code = 4037
 	AcquireWriteNotConnected Code = 4038
+	AcquireNotSubscriber     Code = 4039
+	AcquireSubscription      Code = 4040
 )
 
 func init() {
@@ -156,5 +158,15 @@ func init() {
 			Causes: []string{"the device is down or otlink is backing off before reconnecting"},
 			Checks: []string{"the device's health"},
 			Fix:    "retry when the device is connected"},
+			Entry{Code: AcquireNotSubscriber, Name: "acquire.not_subscriber",
+			Title:  "the device is configured to push values but its connection cannot subscribe",
+			Causes: []string{"a driver bug: its Pushes reports true for a connection type without Subscribe"},
+			Checks: []string{"the device's driver and mode option"},
+			Fix:    "configure the device to poll (e.g. options: {mode: poll}) and report the driver bug"},
+		Entry{Code: AcquireSubscription, Name: "acquire.subscription",
+			Title:  "a device's subscription ended or failed",
+			Causes: []string{"the device or broker closed the stream", "the network failed", "the device restarted"},
+			Checks: []string{"the wrapped driver code", "the device's health page and log"},
+			Fix:    "otlink reconnects with back-off and subscribes again; follow the wrapped code if it persists"},
 	)
 }
