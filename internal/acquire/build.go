@@ -101,7 +101,7 @@ type plan struct {
 	// keep no addresses: 300,000 of them would cost megabytes.
 	push  bool
 	addrs []string
-	pos       int // position in the config, while building
+	pos   int // position in the config, while building
 
 	// fingerprint is the SHA-256 of the device's and its tags'
 	// configuration (JSON) and paths: what a reload compares. A hash, not
