@@ -12,12 +12,15 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
+	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +30,9 @@ import (
 
 	"github.com/otlink/otlink/internal/auth"
 	"github.com/otlink/otlink/internal/errcode"
+	"github.com/otlink/otlink/internal/historian/query"
+	"github.com/otlink/otlink/internal/historian/store"
+	"github.com/otlink/otlink/internal/integrity"
 	"github.com/otlink/otlink/internal/model"
 	"github.com/otlink/otlink/internal/tlsca"
 )
@@ -43,6 +49,9 @@ type browserFixture struct {
 	browser   context.Context // the browser; tabs are made from it
 	artifacts string
 	totpKey   string // the admin's TOTP secret
+	// histFrom is the start of the history the fixture wrote: one sample
+	// a second of acme/a/m1/speed and acme/a/m1/temp up to the start.
+	histFrom time.Time
 }
 
 const (
@@ -118,7 +127,9 @@ func newBrowserFixture(t *testing.T) *browserFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(Options{Listen: "127.0.0.1:0", Source: f.src, Auth: svc})
+	hist, integ, from := openBrowserHistory(t)
+	f.histFrom = from
+	s := New(Options{Listen: "127.0.0.1:0", Source: f.src, Auth: svc, History: hist, Integrity: integ})
 	s.ssePoll = 50 * time.Millisecond
 	srv := httptest.NewUnstartedServer(s.Handler())
 	srv.TLS = cfg
@@ -168,6 +179,67 @@ func newBrowserFixture(t *testing.T) *browserFixture {
 		}
 	}
 	return f
+}
+
+// browserHistory is the historian as the app wires it (app.History, which
+// this package's internal tests cannot import): the embedded store with
+// its integrity log, and the query engine over the store.
+type browserHistory struct {
+	st  *store.Store
+	log *integrity.Log
+}
+
+func (h browserHistory) Verify(ctx context.Context, o integrity.VerifyOptions) (*integrity.Report, error) {
+	o.Recompute = h.st.RecomputeLeaf
+	return integrity.Verify(ctx, h.log, o)
+}
+func (h browserHistory) ExportCheckpoint(ctx context.Context, w io.Writer) error {
+	return h.log.ExportCheckpoint(ctx, w)
+}
+func (h browserHistory) WriteBundle(context.Context, io.Writer, integrity.Selection) error {
+	return errcode.New(errcode.APIHistoryOff, "no bundles in the browser tests")
+}
+func (h browserHistory) Witness(ctx context.Context, signed []byte, keys ...string) (integrity.Checkpoint, error) {
+	return h.log.AcceptCheckpoint(ctx, signed, keys...)
+}
+
+// openBrowserHistory writes the last hour of two tags of machine
+// acme/a/m1 into a real embedded store (sealed in chunks of 600 samples,
+// recorded in an integrity log with a signed checkpoint) and returns the
+// query engine, the integrity view and the start of the data.
+func openBrowserHistory(t *testing.T) (History, Integrity, time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	quiet := slog.New(slog.DiscardHandler)
+	l, err := integrity.Open(filepath.Join(t.TempDir(), "integrity"), integrity.Options{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(filepath.Join(t.TempDir(), "history"), store.Options{MaxSamples: 600, TimePrecision: time.Millisecond,
+		Ledger: store.IntegrityLedger(l), Logger: quiet})
+	if err != nil {
+		l.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close(); l.Close() })
+	const n = 3600
+	from := time.Now().Add(-n * time.Second).Truncate(time.Second)
+	batch := make([]model.Sample, 0, 2*n)
+	for i := range n {
+		ts := from.Add(time.Duration(i) * time.Second).UnixNano()
+		// A slow wave with a fast ripple: zooming in shows the ripple.
+		speed := 1000 + 200*math.Sin(float64(i)/600) + 20*math.Sin(float64(i)/3)
+		batch = append(batch,
+			model.Sample{Tag: "acme/a/m1/speed", Source: ts, Server: ts, Quality: model.Good, Value: model.FloatValue(model.Float64, speed)},
+			model.Sample{Tag: "acme/a/m1/temp", Source: ts, Server: ts, Quality: model.Good, Value: model.FloatValue(model.Float64, 20+float64(i%300)/30)})
+	}
+	if err := st.Write(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.ExportCheckpoint(ctx, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	return query.New(st, query.Config{}), browserHistory{st: st, log: l}, from
 }
 
 // spkiPin is the base64 SHA-256 of the certificate's public key, the form
@@ -425,4 +497,104 @@ func TestBrowser(t *testing.T) {
 		}
 		f.shot(t, ctx, "07-machine-after")
 	})
+
+	t.Run("ZoomTrend", func(t *testing.T) { f.zoomTrend(t) })
+	t.Run("PlantTreeAndDevices", func(t *testing.T) {
+		ctx := f.tab(t)
+		f.loginViewer(t, ctx, "vera")
+		if st := load(t, ctx, "open plant", chromedp.Navigate(f.url+"/plant")); st != 200 {
+			t.Fatalf("plant page: %d", st)
+		}
+		if tree := text(t, ctx, "#plant-tree"); !strings.Contains(tree, "m1") || !strings.Contains(tree, "m2") {
+			t.Errorf("plant tree shows %q", tree)
+		}
+		f.shot(t, ctx, "09-plant")
+		// The language switch returns to this page, in Chinese.
+		load(t, ctx, "switch language", chromedp.Click(chromedp.CSS("#lang-switch")))
+		if h := text(t, ctx, "h1"); h != "工廠" {
+			t.Errorf("after the switch the plant page says %q", h)
+		}
+		f.shot(t, ctx, "10-plant-zh-TW")
+		load(t, ctx, "switch back", chromedp.Click(chromedp.CSS("#lang-switch")))
+		if st := load(t, ctx, "open devices", chromedp.Navigate(f.url+"/devices")); st != 200 {
+			t.Fatalf("devices page: %d", st)
+		}
+		wait(t, ctx, "devices refreshed", `document.getElementById("devices-status").textContent.startsWith("Updated")`)
+		f.shot(t, ctx, "11-devices")
+	})
+}
+
+// zoomTrend opens the machine page with an hour of history, drag-selects
+// a part of the chart and checks that the x range shrank and that the
+// page asked the historian again for the narrower window.
+func (f *browserFixture) zoomTrend(t *testing.T) {
+	ctx := f.tab(t)
+	f.loginViewer(t, ctx, "vera")
+	if st := load(t, ctx, "open machine", chromedp.Navigate(f.url+"/machines/acme/a/m1")); st != 200 {
+		t.Fatalf("machine page: %d", st)
+	}
+	// settled: every plot request sent was answered and drawn.
+	const settled = `(function(){ var d = document.getElementById("trend").dataset; return !!window.otlinkTrend && d.loaded === d.fetches; })()`
+	wait(t, ctx, "first trend drawn", settled)
+	if s := text(t, ctx, "#trend-status"); !strings.Contains(s, "points") {
+		t.Fatalf("trend status %q, want points drawn", s)
+	}
+	if s := text(t, ctx, "#integrity"); !strings.Contains(s, "Verified up to checkpoint") {
+		t.Errorf("integrity status says %q", s)
+	}
+	f.shot(t, ctx, "08-trend-hour")
+	type scale struct {
+		Min, Max float64
+		Fetches  string
+		Left     float64
+		Top      float64
+		Width    float64
+		Height   float64
+	}
+	read := func() scale {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, stepTimeout)
+		defer cancel()
+		v, err := chromedp.Run(sctx, chromedp.Evaluate[scale](`(function(){
+			var u = window.otlinkTrend.chart, r = u.over.getBoundingClientRect();
+			return {min: u.scales.x.min, max: u.scales.x.max, fetches: document.getElementById("trend").dataset.fetches,
+				left: r.left, top: r.top, width: r.width, height: r.height};
+		})()`))
+		if err != nil {
+			t.Fatalf("read chart: %v", err)
+		}
+		return v
+	}
+	// Mouse events land only inside the viewport: bring the chart in.
+	do(t, ctx, "scroll to the chart", chromedp.ScrollIntoView(chromedp.CSS("#trend-chart")))
+	before := read()
+	if span := before.Max - before.Min; span < 3500 || span > 3700 {
+		t.Fatalf("first window spans %.0f s, want the last hour", span)
+	}
+	// Drag from 40 % to 60 % of the plot area: a fifth of the hour.
+	y := before.Top + before.Height/2
+	x0, x1 := before.Left+before.Width*0.4, before.Left+before.Width*0.6
+	do(t, ctx, "drag-select on the chart",
+		chromedp.MouseEvent(chromedp.MouseMoved, x0, y),
+		chromedp.MouseEvent(chromedp.MousePressed, x0, y, chromedp.Button("left"), chromedp.ClickCount(1)),
+		chromedp.MouseEvent(chromedp.MouseMoved, (x0+x1)/2, y, chromedp.Button("left")),
+		chromedp.MouseEvent(chromedp.MouseMoved, x1, y, chromedp.Button("left")),
+		chromedp.MouseEvent(chromedp.MouseReleased, x1, y, chromedp.Button("left"), chromedp.ClickCount(1)))
+	n, _ := strconv.Atoi(before.Fetches)
+	wait(t, ctx, "zoomed window drawn", settled+` && Number(document.getElementById("trend").dataset.fetches) > `+before.Fetches)
+	after := read()
+	span := after.Max - after.Min
+	if span > (before.Max-before.Min)*0.3 || span < (before.Max-before.Min)*0.1 {
+		t.Errorf("after the drag the window spans %.0f s, want about a fifth of %.0f s", span, before.Max-before.Min)
+	}
+	if after.Fetches != strconv.Itoa(n+1) {
+		t.Errorf("%s plot requests after one zoom, want %d", after.Fetches, n+1)
+	}
+	f.shot(t, ctx, "12-trend-zoomed")
+	// The buttons: zoom out doubles the window and asks again.
+	do(t, ctx, "zoom out", chromedp.Click(chromedp.CSS("#trend-out")))
+	wait(t, ctx, "zoomed out", settled+` && Number(document.getElementById("trend").dataset.fetches) > `+after.Fetches)
+	if out := read(); out.Max-out.Min < span*1.9 || out.Fetches != strconv.Itoa(n+2) {
+		t.Errorf("zoom out: %.0f s after %.0f s, %s requests", out.Max-out.Min, span, out.Fetches)
+	}
 }

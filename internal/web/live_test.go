@@ -257,7 +257,8 @@ func TestOpenAPI(t *testing.T) {
 			continue
 		}
 		routes[strings.ToLower(method)+" "+path] = true
-		op, ok := paths[path].(map[string]any)[strings.ToLower(method)].(map[string]any)
+		item, _ := paths[path].(map[string]any)
+		op, ok := item[strings.ToLower(method)].(map[string]any)
 		if !ok {
 			t.Errorf("%s is not documented", rt.Pattern)
 			continue

@@ -37,8 +37,9 @@ type view struct {
 	Rows    []Tag
 	Wide    bool // a wide layout for tables
 	Trend   bool // the principal may read history for the trend
-	// Lang is the page's language tag (en, zh-TW), set by render.
-	Lang string
+	// Lang is the page's language tag (en, zh-TW) and Path the request's
+	// path (for the language switch's way back), set by render.
+	Lang, Path string
 	// Data is what a page of its own file shows (plant tree, health,
 	// admin, war room): each page defines its own type rather than adding
 	// fields here.
@@ -86,6 +87,9 @@ func (s *Server) noAuth(w http.ResponseWriter) {
 // render writes page name in the request's language (see i18n.go).
 func render(w http.ResponseWriter, r *http.Request, status int, name string, v view) {
 	v.Lang = langOf(r)
+	if r != nil {
+		v.Path = r.URL.Path
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Language", v.Lang)
