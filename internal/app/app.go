@@ -115,14 +115,17 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*App, error) 
 		return nil, err
 	}
 	s := &sink{bus: b}
-	eng, err := acquire.New(cfg, acquire.Options{Sink: s, Logger: log, DataDir: filepath.Join(dataDir, "acquire")})
+	// a is made after the engine; writes cannot happen before Start returns.
+	var a *App
+	eng, err := acquire.New(cfg, acquire.Options{Sink: s, Logger: log, DataDir: filepath.Join(dataDir, "acquire"),
+		OnWrite: func(ev acquire.WriteEvent) { a.auditEngineWrite(ev) }})
 	if err != nil {
 		b.Close()
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), eng.Collector())
-	a := &App{log: log, bus: b, engine: eng, sink: s, cfg: sectionsOf(cfg), done: make(chan error, 1)}
+	a = &App{log: log, bus: b, engine: eng, sink: s, cfg: sectionsOf(cfg), done: make(chan error, 1)}
 	wopts := web.Options{Listen: cfg.HTTP.Listen, Source: source{eng}, Registry: reg, Logger: log}
 	if cfg.Historian.Backend != config.HistorianOff {
 		if err := a.startHistorian(ctx, opts, cfg); err != nil {

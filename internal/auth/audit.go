@@ -29,6 +29,10 @@ type Event struct {
 	Outcome string    `json:"outcome"`
 	IP      string    `json:"ip,omitempty"`
 	Detail  string    `json:"detail,omitempty"`
+
+	// InLog: the sink (the integrity log) has taken the event. Not part of
+	// the event's canonical JSON, so DetailHash does not depend on it.
+	InLog bool `json:"-"`
 }
 
 // DetailHash is the SHA-256 of the event's canonical JSON (all fields, id
@@ -178,7 +182,7 @@ func (s *Service) SearchAudit(ctx context.Context, f AuditFilter, p Page) ([]Eve
 }
 
 func (s *Service) queryAudit(ctx context.Context, tail string, args ...any) ([]Event, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, time, actor, action, object, outcome, ip, detail FROM audit `+tail, args...)
+	rows, err := s.db.QueryContext(ctx, `SELECT id, time, actor, action, object, outcome, ip, detail, sunk FROM audit `+tail, args...)
 	if err != nil {
 		return nil, storeErr(err, "query audit events")
 	}
@@ -187,7 +191,7 @@ func (s *Service) queryAudit(ctx context.Context, tail string, args ...any) ([]E
 	for rows.Next() {
 		var e Event
 		var t int64
-		if err := rows.Scan(&e.ID, &t, &e.Actor, &e.Action, &e.Object, &e.Outcome, &e.IP, &e.Detail); err != nil {
+		if err := rows.Scan(&e.ID, &t, &e.Actor, &e.Action, &e.Object, &e.Outcome, &e.IP, &e.Detail, &e.InLog); err != nil {
 			return nil, storeErr(err, "read audit event")
 		}
 		e.Time = time.Unix(0, t).UTC()

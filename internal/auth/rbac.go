@@ -24,11 +24,15 @@ const (
 	PermAlertsAck     = "alerts.ack"
 	PermAuditRead     = "audit.read"
 	PermIntegrityRead = "integrity.read"
+	// PermIntegrityWrite adds to the integrity log from outside: witnessing
+	// another node's checkpoint. Reading proves; writing anchors, so it is
+	// kept apart from config.write.
+	PermIntegrityWrite = "integrity.write"
 )
 
 // AllPerms lists every permission in display order.
 var AllPerms = []string{PermTagsRead, PermTagsWrite, PermHistoryRead, PermHistoryExport, PermConfigWrite,
-	PermUsersAdmin, PermSecurityRead, PermAlertsAck, PermAuditRead, PermIntegrityRead}
+	PermUsersAdmin, PermSecurityRead, PermAlertsAck, PermAuditRead, PermIntegrityRead, PermIntegrityWrite}
 
 func knownPerm(p string) bool { return slices.Contains(AllPerms, p) }
 
@@ -47,7 +51,7 @@ var BuiltinRoles = map[string][]string{
 	RoleViewer:          {PermTagsRead, PermHistoryRead, PermIntegrityRead},
 	RoleOperator:        {PermTagsRead, PermHistoryRead, PermIntegrityRead, PermTagsWrite, PermAlertsAck},
 	RoleEngineer:        {PermTagsRead, PermHistoryRead, PermIntegrityRead, PermTagsWrite, PermAlertsAck, PermHistoryExport, PermConfigWrite},
-	RoleSecurityAnalyst: {PermTagsRead, PermHistoryRead, PermIntegrityRead, PermHistoryExport, PermSecurityRead, PermAlertsAck, PermAuditRead},
+	RoleSecurityAnalyst: {PermTagsRead, PermHistoryRead, PermIntegrityRead, PermHistoryExport, PermSecurityRead, PermAlertsAck, PermAuditRead, PermIntegrityWrite},
 	RoleAdmin:           AllPerms,
 }
 
@@ -98,6 +102,27 @@ func Allowed(p *Principal, perm, path string) bool {
 		return false
 	}
 	return p.TokenID == 0 || covers(p.TokenScopes, path)
+}
+
+// WriteScoped reports whether a token principal's own scopes name path or
+// an ancestor of it explicitly: a plant-wide ("*") token may read anywhere
+// but writes nowhere, so that a leaked reporting token cannot move a
+// machine. Session principals are not tokens: it reports true for them
+// (their writes need a fresh step-up instead).
+func WriteScoped(p *Principal, path string) bool {
+	if p == nil {
+		return false
+	}
+	if p.TokenID == 0 {
+		return true
+	}
+	explicit := make([]string, 0, len(p.TokenScopes))
+	for _, s := range p.TokenScopes {
+		if s != ScopeAll {
+			explicit = append(explicit, s)
+		}
+	}
+	return path != "" && covers(explicit, path)
 }
 
 // covers reports whether any scope is path or an ancestor of it, segment by

@@ -14,12 +14,13 @@ func TestBuiltinRoles(t *testing.T) {
 	// Expected permission matrix: one row per built-in role, in AllPerms order:
 	// tags.read tags.write history.read history.export config.write
 	// users.admin security.read alerts.ack audit.read integrity.read
+	// integrity.write
 	want := map[string]string{
-		RoleViewer:          "1010000001",
-		RoleOperator:        "1110000101",
-		RoleEngineer:        "1111100101",
-		RoleSecurityAnalyst: "1011001111",
-		RoleAdmin:           "1111111111",
+		RoleViewer:          "10100000010",
+		RoleOperator:        "11100001010",
+		RoleEngineer:        "11111001010",
+		RoleSecurityAnalyst: "10110011111",
+		RoleAdmin:           "11111111111",
 	}
 	const line = "acme/taichung/machining/line1"
 	for role, row := range want {
@@ -285,5 +286,22 @@ func TestAuditSearchAndSink(t *testing.T) {
 	e2.IP = "198.51.100.7"
 	if e2.DetailHash() == le.Detail {
 		t.Fatal("detail hash ignores the ip")
+	}
+}
+
+// TestWriteScoped: tokens write only where their own scopes name the part
+// of the plant; sessions are not limited by it.
+func TestWriteScoped(t *testing.T) {
+	sess := &Principal{Perms: AllPerms, Scopes: []string{ScopeAll}}
+	star := &Principal{Perms: AllPerms, Scopes: []string{ScopeAll}, TokenID: 1, TokenPerms: AllPerms, TokenScopes: []string{ScopeAll}}
+	line := &Principal{Perms: AllPerms, Scopes: []string{ScopeAll}, TokenID: 2, TokenPerms: AllPerms, TokenScopes: []string{ScopeAll, "acme/l1"}}
+	for _, c := range []struct {
+		p    *Principal
+		path string
+		want bool
+	}{{sess, "acme/l1/m/x", true}, {star, "acme/l1/m/x", false}, {line, "acme/l1/m/x", true}, {line, "acme/l10/m/x", false}, {line, "", false}, {nil, "acme", false}} {
+		if got := WriteScoped(c.p, c.path); got != c.want {
+			t.Errorf("WriteScoped(%+v, %q) = %v", c.p, c.path, got)
+		}
 	}
 }

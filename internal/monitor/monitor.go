@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -45,7 +46,11 @@ type Options struct {
 	Bus     *nats.Conn                                         // alerts are published here; nil: not published
 	Audit   func(ctx context.Context, e integrity.Entry) error // alerts are audited here; nil: not audited
 	Logger  *slog.Logger
-	DataDir string // the learned baseline goes to DATA/monitor/baseline.json; "" = not saved
+	DataDir string // the learned baseline goes to DATA/monitor/baseline.json, alert states to DATA/monitor/alerts.json; "" = not saved
+	// Open opens the packet source of an interface; nil: live AF_PACKET
+	// capture (capture.Live). Tests and replays give capture files: a
+	// source that ends (io.EOF) ends its flows and stops being read.
+	Open func(ifc config.MonitorInterface) (capture.Source, error)
 }
 
 // Stats are the monitor's counters.
@@ -71,8 +76,9 @@ type Monitor struct {
 	log   *slog.Logger
 	opts  Options
 	cfg   config.Monitor
-	srcs  []*capture.LiveSource
+	srcs  []capture.Source
 	names []string
+	live  *live // the war room's read model; its own lock
 
 	mu       sync.Mutex // guards everything below: one detection state for all interfaces
 	inv      *asset.Inventory
@@ -84,6 +90,15 @@ type Monitor struct {
 	seq      map[string]int
 	stats    Stats
 	drops    []uint64
+
+	// Alerts with their states (alerts.go), guarded by mu except the
+	// store, which locks itself.
+	store     *detect.Store
+	storePath string
+	refs      map[string]*alertRef
+	dirty     bool
+	saved     time.Time
+	saveMu    sync.Mutex // one save at a time
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -120,8 +135,13 @@ func Start(ctx context.Context, cfg config.Monitor, opts Options) (*Monitor, err
 		m.stats.Learning = true
 	}
 	m.eng = m.newEngine()
+	m.openAlerts()
+	open := opts.Open
+	if open == nil {
+		open = func(ifc config.MonitorInterface) (capture.Source, error) { return capture.Live(ifc.Name, ifc.BPF, 0) }
+	}
 	for _, ifc := range cfg.Interfaces {
-		src, err := capture.Live(ifc.Name, ifc.BPF, 0)
+		src, err := open(ifc)
 		if err != nil {
 			for _, s := range m.srcs {
 				s.Close()
@@ -132,6 +152,7 @@ func Start(ctx context.Context, cfg config.Monitor, opts Options) (*Monitor, err
 		m.names = append(m.names, ifc.Name)
 	}
 	m.drops = make([]uint64, len(m.srcs))
+	m.live = newLive(len(m.srcs))
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m.cancel = cancel
 	fcfg := flow.Config{MaxFlows: cfg.Flow.MaxFlows, Idle: cfg.Flow.Idle.D()}
@@ -158,12 +179,16 @@ func (m *Monitor) newEngine() *detect.Engine {
 }
 
 // handler is the flow.Handler of one interface; it locks the shared state.
-type handler struct{ m *Monitor }
+type handler struct {
+	m     *Monitor
+	iface int
+}
 
 func (h handler) PDU(f *flow.Flow, p *dissect.PDU) {
 	m := h.m
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.live.pdu(h.iface, f, p)
 	pc := m.stats.Protos[p.Proto]
 	pc.PDUs++
 	m.stats.Protos[p.Proto] = pc
@@ -183,6 +208,7 @@ func (h handler) FlowEnd(f *flow.Flow) {
 		pc.Bytes += f.Bytes[0] + f.Bytes[1]
 		m.stats.Protos[f.Proto] = pc
 	}
+	m.live.end(h.iface, f)
 	m.inv.FlowEnd(f)
 	if m.learner != nil {
 		m.learner.FlowEnd(f)
@@ -190,13 +216,17 @@ func (h handler) FlowEnd(f *flow.Flow) {
 	m.eng.FlowEnd(f)
 }
 
-func (m *Monitor) capture(ctx context.Context, i int, src *capture.LiveSource, fcfg flow.Config) {
+func (m *Monitor) capture(ctx context.Context, i int, src capture.Source, fcfg flow.Config) {
 	defer m.wg.Done()
-	t := flow.NewTable(fcfg, handler{m})
+	t := flow.NewTable(fcfg, handler{m, i})
 	var frame uint64
 	var pk, by uint64
 	for ctx.Err() == nil {
 		data, ci, err := src.Next()
+		if errors.Is(err, io.EOF) {
+			m.log.Info("capture source ended", "iface", m.names[i], "frames", frame)
+			break
+		}
 		if err != nil {
 			if !errors.Is(err, capture.ErrTimeout) {
 				m.log.Warn("capture error", "iface", m.names[i], "err", err, "code", errcode.Of(err))
@@ -212,6 +242,7 @@ func (m *Monitor) capture(ctx context.Context, i int, src *capture.LiveSource, f
 		pk++
 		by += uint64(ci.Len)
 		t.Packet(data, ci, frame)
+		m.live.packet(i, data, ci)
 		if pk >= 256 {
 			m.flushCounters(i, src, &pk, &by)
 		}
@@ -220,8 +251,16 @@ func (m *Monitor) capture(ctx context.Context, i int, src *capture.LiveSource, f
 	m.flushCounters(i, src, &pk, &by)
 }
 
-func (m *Monitor) flushCounters(i int, src *capture.LiveSource, pk, by *uint64) {
-	_, dropped := src.Stats()
+// dropCounter is a source that knows what the kernel dropped.
+type dropCounter interface {
+	Stats() (received, dropped uint64)
+}
+
+func (m *Monitor) flushCounters(i int, src capture.Source, pk, by *uint64) {
+	var dropped uint64
+	if dc, ok := src.(dropCounter); ok {
+		_, dropped = dc.Stats()
+	}
 	m.mu.Lock()
 	m.stats.Packets += *pk
 	m.stats.Bytes += *by
@@ -267,9 +306,13 @@ func (m *Monitor) evaluate(ctx context.Context, now time.Time) {
 		docs[i], _ = json.Marshal(&c)
 	}
 	m.stats.Alerts += uint64(len(out))
+	m.keepAlerts(out, ids)
 	m.mu.Unlock()
 	for i := range docs {
 		m.deliver(ctx, ids[i], out[i], docs[i])
+	}
+	if err := m.saveAlerts(len(out) > 0); err != nil {
+		m.log.Error("save alert states", "err", err, "code", errcode.Of(err))
 	}
 }
 
@@ -353,6 +396,9 @@ func (m *Monitor) Close() error {
 	}
 	for _, s := range m.srcs {
 		s.Close()
+	}
+	if serr := m.saveAlerts(true); serr != nil && err == nil {
+		err = serr
 	}
 	return err
 }

@@ -101,7 +101,7 @@ func TestEveryRouteGuarded(t *testing.T) {
 	if len(routes) < 20 {
 		t.Fatalf("only %d routes listed", len(routes))
 	}
-	public := map[string]bool{"GET /healthz": true, "GET /static/": true, "GET /login": true, "POST /login": true, "GET /lang": true,
+	public := map[string]bool{"GET /healthz": true, "GET /static/": true, "GET /login": true, "POST /login": true, "GET /lang": true, "POST /login/key/begin": true, "POST /login/key": true,
 		"GET /setup": true, "POST /setup": true, "POST /logout": true}
 	viewerPerms := auth.BuiltinRoles[auth.RoleViewer]
 	forbiddenSeen := 0

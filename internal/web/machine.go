@@ -20,6 +20,9 @@ type machineView struct {
 	// HistoryOff: this server keeps no history to draw.
 	HistoryOff bool
 	Integrity  integrityView
+	// Writable: the tags of the machine this principal may write (the
+	// write page governs the rest: limits, step-up, audit).
+	Writable map[string]bool
 }
 
 // integrityView is the integrity status of the machine's history.
@@ -123,6 +126,16 @@ func (s *Server) machinePage(w http.ResponseWriter, r *http.Request) {
 	// history.read over the whole plant, not only over this machine.
 	v.Trend = s.opts.History != nil && auth.Allowed(p, auth.PermHistoryRead, "")
 	mv := machineView{HistoryOff: s.opts.History == nil, Integrity: s.machineIntegrity(r.Context(), p, path)}
+	if s.opts.Writes != nil {
+		for _, t := range rows {
+			if _, ok := s.opts.Writes.Writable(t.Path); ok && auth.Allowed(p, auth.PermTagsWrite, t.Path) {
+				if mv.Writable == nil {
+					mv.Writable = map[string]bool{}
+				}
+				mv.Writable[t.Path] = true
+			}
+		}
+	}
 	for _, t := range rows {
 		// A tag never read has no type yet: offer it, history may have it.
 		if t.Value.T != model.String {

@@ -75,6 +75,7 @@ func (s *Server) allRoutes() []route {
 	// Each group of pages and its API lives in its own file.
 	rs = append(rs, s.plantRoutes()...)    // plant.go: plant tree, device health, trends
 	rs = append(rs, s.adminRoutes()...)    // admin.go: audit, users, tokens, security keys
+	rs = append(rs, s.loginKeyRoutes()...) // admin.go: the security key as second factor at login
 	rs = append(rs, s.writeRoutes()...)    // write.go: governed writes with step-up
 	rs = append(rs, s.securityRoutes()...) // warroom.go: network monitoring, alerts
 	return append(rs, s.pageRoutes()...)
