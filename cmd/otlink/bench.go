@@ -77,6 +77,8 @@ the shortest poll interval (from 1s, halving) that runs without overruns.`,
 			fmt.Fprintf(out, "poll-to-bus latency p50 %.2f ms, p99 %.2f ms\n", r.LatencyP50MS, r.LatencyP99MS)
 			fmt.Fprintf(out, "CPU per 1M samples  %12.3f s\n", r.CPUSecPerMillion)
 			fmt.Fprintf(out, "peak RSS            %12.1f MB\n", r.RSSMB)
+			fmt.Fprintf(out, "  anonymous (peak)  %12.1f MB   heap live %.1f MB\n", r.RSSAnonPeakMB, r.HeapLiveMB)
+			fmt.Fprintf(out, "  file-backed       %12.1f MB   (the binary's pages)\n", r.RSSFileMB)
 			return nil
 		},
 	}
