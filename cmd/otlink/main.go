@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	_ "github.com/otlink/otlink/internal/driver/modbus" // registers the "modbus" driver
+	_ "github.com/otlink/otlink/internal/driver/mqtt"   // registers the "mqtt" driver
 	"github.com/otlink/otlink/internal/errcode"
 )
 

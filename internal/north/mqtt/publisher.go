@@ -4,15 +4,17 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/otlink/otlink/internal/bus"
 	"github.com/otlink/otlink/internal/errcode"
 	"github.com/otlink/otlink/internal/model"
 	"github.com/otlink/otlink/internal/north/sparkplug"
@@ -72,11 +74,7 @@ func New(o Options) (*Publisher, error) {
 	if o.ClientID == "" {
 		o.ClientID = "otlink-" + o.EdgeNode
 	}
-	p := &Publisher{o: o, cmds: make(chan paho.Message, 16)}
-	if o.Sparkplug {
-		p.node = sparkplug.NewNode(o.Group, o.EdgeNode, 0)
-	}
-	return p, nil
+	return &Publisher{o: o, cmds: make(chan paho.Message, 16)}, nil
 }
 
 // TLSConfig builds the TLS config from the CA and client certificate files.
@@ -118,6 +116,9 @@ func (p *Publisher) Start(ctx context.Context) error {
 	}
 	q.log = p.o.Logger
 	p.q = q
+	if p.o.Sparkplug {
+		p.node = sparkplug.NewNode(p.o.Group, p.o.EdgeNode, nextBdSeq(p.o.QueueDir))
+	}
 	sctx, cancel := context.WithCancel(context.Background())
 	p.cancel, p.done = cancel, make(chan struct{})
 	go p.run(sctx, tc)
@@ -197,13 +198,25 @@ func (p *Publisher) session(ctx context.Context, tc *tls.Config) error {
 	}
 	if p.node != nil {
 		will := p.node.Connect(nowMs())
+		if err := saveBdSeq(p.o.QueueDir, p.node.BdSeq()); err != nil {
+			return err
+		}
 		co.SetBinaryWill(will.Topic, will.Payload, 1, false)
 	}
 	c := paho.NewClient(co)
 	if err := wait(ctx, c.Connect(), p.o.AckTimeout); err != nil {
 		return errcode.Wrap(errcode.NorthConnectFailed, err, "connect %s", p.o.Broker)
 	}
-	defer c.Disconnect(250)
+	defer func() {
+		// Sparkplug: an edge node that leaves on purpose publishes its
+		// NDEATH itself; the broker sends the will only when the
+		// connection breaks.
+		if p.node != nil && ctx.Err() != nil && c.IsConnectionOpen() {
+			d := p.node.Death(nowMs())
+			c.Publish(d.Topic, 1, false, d.Payload).WaitTimeout(time.Second)
+		}
+		c.Disconnect(250)
+	}()
 	send := func(ms []sparkplug.Message) []paho.Token {
 		toks := make([]paho.Token, len(ms))
 		for i, m := range ms {
@@ -234,16 +247,29 @@ func (p *Publisher) session(ctx context.Context, tc *tls.Config) error {
 	}
 	var win []inflight
 	lastAt := p.q.ackPos()
+	// flush waits for the PUBACKs of the oldest batches until at most keep
+	// are in flight. When the window overflows it drains to half of it, so
+	// the ack file is rewritten once per half window rather than once per
+	// batch (a write and a rename each: the Sparkplug sender spent most of
+	// its time there).
 	flush := func(keep int) error {
-		for len(win) > keep {
-			if err := waitAll(win[0].toks); err != nil {
-				return err
-			}
-			if err := p.q.acknowledge(win[0].at); err != nil {
-				return err
-			}
-			win = win[1:]
+		if len(win) <= keep {
+			return nil
 		}
+		keep /= 2
+		n := len(win) - keep
+		for i := 0; i < n; i++ {
+			if err := waitAll(win[i].toks); err != nil {
+				if i > 0 {
+					_ = p.q.acknowledge(win[i-1].at)
+				}
+				return err
+			}
+		}
+		if err := p.q.acknowledge(win[n-1].at); err != nil {
+			return err
+		}
+		win = win[n:]
 		return nil
 	}
 	for {
@@ -298,12 +324,6 @@ func (p *Publisher) command(m paho.Message) []sparkplug.Message {
 	return ms
 }
 
-type unsPayload struct {
-	V model.Value `json:"v"`
-	Q uint32      `json:"q"`
-	T int64       `json:"t"`
-}
-
 func (p *Publisher) messages(b *model.Batch) []sparkplug.Message {
 	if p.node != nil {
 		return p.node.Data(b, nowMs())
@@ -311,7 +331,9 @@ func (p *Publisher) messages(b *model.Batch) []sparkplug.Message {
 	out := make([]sparkplug.Message, 0, len(b.Samples))
 	for i := range b.Samples {
 		s := &b.Samples[i]
-		pl, _ := json.Marshal(unsPayload{V: s.Value, Q: uint32(s.Quality), T: s.Source / 1e6})
+		// The same payload as the embedded MQTT listener's UNS, so that
+		// a consumer reads either broker alike.
+		pl := bus.AppendUNSPayload(nil, s)
 		out = append(out, sparkplug.Message{Topic: p.o.TopicPrefix + s.Tag, Payload: pl})
 	}
 	return out
@@ -328,4 +350,32 @@ func wait(ctx context.Context, t paho.Token, d time.Duration) error {
 	case <-timer.C:
 		return errcode.New(errcode.NorthPublishFailed, "no acknowledgement within %s", d)
 	}
+}
+
+// bdSeqFile holds the bdSeq of the last session, so that the first session
+// after a restart uses the next one: a host must be able to tell the
+// NDEATH of the old session from the birth of the new.
+const bdSeqFile = "bdseq"
+
+func nextBdSeq(dir string) uint64 {
+	b, err := os.ReadFile(filepath.Join(dir, bdSeqFile))
+	if err != nil {
+		return 0
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return (n + 1) % 256
+}
+
+func saveBdSeq(dir string, n uint64) error {
+	tmp := filepath.Join(dir, bdSeqFile+".tmp")
+	if err := os.WriteFile(tmp, []byte(strconv.FormatUint(n, 10)+"\n"), 0o640); err != nil {
+		return errcode.Wrap(errcode.NorthQueueIO, err, "save bdSeq")
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, bdSeqFile)); err != nil {
+		return errcode.Wrap(errcode.NorthQueueIO, err, "save bdSeq")
+	}
+	return nil
 }

@@ -27,6 +27,11 @@ const (
 	TypeDouble  DataType = 10
 	TypeBoolean DataType = 11
 	TypeString  DataType = 12
+	// DateTime is Unix ms in long_value; Text and UUID are strings. otlink
+	// reads them (as uint64 and string values) but never writes them.
+	TypeDateTime DataType = 13
+	TypeText     DataType = 14
+	TypeUUID     DataType = 15
 )
 
 // Field numbers from sparkplug_b.proto.
@@ -77,6 +82,28 @@ type Metric struct {
 	IsNull       bool
 	Value        model.Value
 	Quality      int32 // QualityGood when the property is absent
+
+	// The value as it came off the wire, kept when the metric carries no
+	// datatype: Sparkplug sends datatypes only in births, so a host types
+	// the metrics of NDATA/DDATA from the birth (Typed).
+	raw      uint64
+	rawStr   string
+	rawField protowire.Number
+}
+
+// HasRaw reports whether the metric carried a value the decoder could not
+// type (no datatype on the wire, as in most NDATA/DDATA).
+func (m *Metric) HasRaw() bool { return m.rawField != 0 && !m.Value.IsValid() }
+
+// Typed returns m decoded as datatype d, as a host does with a data
+// message's metric and the datatype its birth declared. A metric whose
+// value is already typed is returned unchanged.
+func (m Metric) Typed(d DataType) (Metric, error) {
+	if m.Value.IsValid() || m.rawField == 0 || m.IsNull {
+		return m, nil
+	}
+	m.Datatype = d
+	return m, m.decodeValue()
 }
 
 // Payload is a Sparkplug B payload.
@@ -143,8 +170,10 @@ func modelType(d DataType) model.Type {
 		return model.Float32
 	case TypeDouble:
 		return model.Float64
-	case TypeString:
+	case TypeString, TypeText, TypeUUID:
 		return model.String
+	case TypeDateTime:
+		return model.Uint64
 	}
 	return model.TypeInvalid
 }
@@ -218,7 +247,7 @@ func (m *Metric) marshal(b []byte) []byte {
 		b = appendVarintField(b, fMetricInt, uint64(uint32(v.Uint())))
 	case TypeInt64:
 		b = appendVarintField(b, fMetricLong, uint64(v.Int()))
-	case TypeUInt32, TypeUInt64:
+	case TypeUInt32, TypeUInt64, TypeDateTime:
 		b = appendVarintField(b, fMetricLong, v.Uint())
 	case TypeFloat:
 		b = protowire.AppendTag(b, fMetricFloat, protowire.Fixed32Type)
@@ -232,7 +261,7 @@ func (m *Metric) marshal(b []byte) []byte {
 			x = 1
 		}
 		b = appendVarintField(b, fMetricBool, x)
-	case TypeString:
+	case TypeString, TypeText, TypeUUID:
 		b = protowire.AppendTag(b, fMetricString, protowire.BytesType)
 		b = protowire.AppendString(b, v.Str())
 	}
@@ -304,9 +333,6 @@ func Unmarshal(b []byte) (*Payload, error) {
 
 func unmarshalMetric(b []byte) (Metric, error) {
 	m := Metric{Quality: QualityGood}
-	var raw uint64
-	var str string
-	valField := protowire.Number(0)
 	for len(b) > 0 {
 		num, typ, v, bs, n, err := field(b)
 		if err != nil {
@@ -345,20 +371,53 @@ func unmarshalMetric(b []byte) (Metric, error) {
 			}
 			m.Quality = q
 		case fMetricInt, fMetricLong, fMetricFloat, fMetricDouble, fMetricBool:
-			raw, valField = v, num
+			m.raw, m.rawField = v, num
 		case fMetricString:
-			str, valField = string(bs), num
+			m.rawStr, m.rawField = string(bs), num
 		}
 	}
-	if m.IsNull || valField == 0 {
-		return m, nil
+	if m.IsNull || m.rawField == 0 || m.Datatype == TypeUnknown {
+		return m, nil // untyped: the host types it from the birth
 	}
-	switch t := modelType(m.Datatype); m.Datatype {
+	return m, m.decodeValue()
+}
+
+// decodeValue types the raw value by m.Datatype. Datatypes otlink has no
+// value for (bytes, files, data sets, templates, arrays) leave Value
+// invalid rather than fail the payload: one such metric must not cost the
+// other metrics of the message.
+func (m *Metric) decodeValue() error {
+	raw := m.raw
+	t := modelType(m.Datatype)
+	want := protowire.Number(fMetricInt)
+	switch m.Datatype {
+	case TypeInt64, TypeUInt32, TypeUInt64, TypeDateTime:
+		want = fMetricLong
+	case TypeFloat:
+		want = fMetricFloat
+	case TypeDouble:
+		want = fMetricDouble
+	case TypeBoolean:
+		want = fMetricBool
+	case TypeString, TypeText, TypeUUID:
+		want = fMetricString
+	case TypeInt8, TypeInt16, TypeInt32, TypeUInt8, TypeUInt16:
+	default:
+		return nil
+	}
+	// Some edge nodes put small unsigned values in long_value and vice
+	// versa; a number in the other integer field is accepted, a number
+	// where text is expected is not.
+	intField := func(f protowire.Number) bool { return f == fMetricInt || f == fMetricLong }
+	if m.rawField != want && !(intField(m.rawField) && intField(want)) {
+		return bad("metric %q: datatype %d carried in field %d", m.Name, m.Datatype, m.rawField)
+	}
+	switch m.Datatype {
 	case TypeInt8, TypeInt16, TypeInt32:
 		m.Value = model.IntValue(t, int64(int32(uint32(raw))))
 	case TypeInt64:
 		m.Value = model.IntValue(t, int64(raw))
-	case TypeUInt8, TypeUInt16, TypeUInt32, TypeUInt64:
+	case TypeUInt8, TypeUInt16, TypeUInt32, TypeUInt64, TypeDateTime:
 		m.Value = model.UintValue(t, raw)
 	case TypeFloat:
 		m.Value = model.FloatValue(t, float64(math.Float32frombits(uint32(raw))))
@@ -366,12 +425,10 @@ func unmarshalMetric(b []byte) (Metric, error) {
 		m.Value = model.FloatValue(t, math.Float64frombits(raw))
 	case TypeBoolean:
 		m.Value = model.BoolValue(raw != 0)
-	case TypeString:
-		m.Value = model.StringValue(str)
-	default:
-		return m, bad("metric %q: datatype %d is not supported", m.Name, m.Datatype)
+	case TypeString, TypeText, TypeUUID:
+		m.Value = model.StringValue(m.rawStr)
 	}
-	return m, nil
+	return nil
 }
 
 // quality finds the "Quality" property in a PropertySet.
