@@ -14,6 +14,7 @@ import (
 
 	_ "github.com/otlink/otlink/internal/driver/modbus" // registers the "modbus" driver
 	_ "github.com/otlink/otlink/internal/driver/mqtt"   // registers the "mqtt" driver
+	_ "github.com/otlink/otlink/internal/driver/opcua"  // registers the "opcua" driver
 	"github.com/otlink/otlink/internal/errcode"
 )
 

@@ -61,7 +61,7 @@ type App struct {
 	signer *integrity.Signer
 	auth   *auth.Service
 	mon    *monitor.Monitor // nil when monitor.interfaces is empty
-	extras []stopper         // started by services, stopped in reverse order
+	extras []stopper        // started by services, stopped in reverse order
 	caFile string
 
 	histCancel context.CancelFunc

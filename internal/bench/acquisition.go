@@ -67,8 +67,8 @@ type AcquisitionResult struct {
 	RSSAnonPeakMB float64 `json:"rss_anon_peak_mb"`
 	RSSFileMB     float64 `json:"rss_file_mb"`
 	HeapLiveMB    float64 `json:"heap_live_mb"`
-	BusAcked                uint64  `json:"bus_acked"`
-	BusFailed               uint64  `json:"bus_failed"`
+	BusAcked      uint64  `json:"bus_acked"`
+	BusFailed     uint64  `json:"bus_failed"`
 }
 
 func (o *AcquisitionOptions) defaults() {

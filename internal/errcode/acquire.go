@@ -158,7 +158,7 @@ func init() {
 			Causes: []string{"the device is down or otlink is backing off before reconnecting"},
 			Checks: []string{"the device's health"},
 			Fix:    "retry when the device is connected"},
-			Entry{Code: AcquireNotSubscriber, Name: "acquire.not_subscriber",
+		Entry{Code: AcquireNotSubscriber, Name: "acquire.not_subscriber",
 			Title:  "the device is configured to push values but its connection cannot subscribe",
 			Causes: []string{"a driver bug: its Pushes reports true for a connection type without Subscribe"},
 			Checks: []string{"the device's driver and mode option"},

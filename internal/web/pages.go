@@ -21,7 +21,6 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-
 // view is what every page template reads; html/template escapes it.
 type view struct {
 	Title, Error, CSRF string
