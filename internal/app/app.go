@@ -24,7 +24,6 @@ import (
 	"github.com/otlink/otlink/internal/integrity"
 	"github.com/otlink/otlink/internal/model"
 	"github.com/otlink/otlink/internal/monitor"
-	"github.com/otlink/otlink/internal/tlsca"
 	"github.com/otlink/otlink/internal/web"
 )
 
@@ -226,19 +225,13 @@ func (a *App) openAuth(ctx context.Context, opts Options) error {
 // tlsConfig loads the configured certificate, or creates (and renews at
 // start) one from the local CA in DATA/tls.
 func (a *App) tlsConfig() (*tls.Config, error) {
-	t := a.cfg.HTTP.TLS
-	if t.Cert != "" {
-		return tlsca.ServerConfig(t.Cert, t.Key)
-	}
-	f, err := tlsca.Ensure(filepath.Join(a.cfg.Data, TLSDir), t.Names, time.Now())
+	// Renewed while running: see tls.go.
+	tc, ca, err := newTLSConfig(a.cfg.Data, a.cfg.HTTP.TLS, a.log)
 	if err != nil {
 		return nil, err
 	}
-	if f.Renewed {
-		a.log.Info("new server certificate from the local CA", "ca", f.CA, "cert", f.Cert)
-	}
-	a.caFile = f.CA
-	return tlsca.ServerConfig(f.Cert, f.Key)
+	a.caFile = ca
+	return tc, nil
 }
 
 // SetupLink returns a one-time link to create the first administrator,

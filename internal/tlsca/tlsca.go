@@ -56,6 +56,12 @@ func DefaultNames() []string {
 // creating or renewing what is missing or stale. A CA that is missing or
 // expires within RenewLeft is replaced, and then the server certificate too.
 func Ensure(dir string, names []string, now time.Time) (Files, error) {
+	return ensure(dir, names, now, CertLife, false)
+}
+
+// ensure is Ensure with the server certificate's lifetime, and force to
+// issue a new server certificate even when the one on disk is still good.
+func ensure(dir string, names []string, now time.Time, life time.Duration, force bool) (Files, error) {
 	f := Files{CA: filepath.Join(dir, CAFile), Cert: filepath.Join(dir, CertFile), Key: filepath.Join(dir, KeyFile)}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return f, errcode.Wrap(errcode.TLSCert, err, "create tls folder %s", dir)
@@ -73,11 +79,11 @@ func Ensure(dir string, names []string, now time.Time) (Files, error) {
 			return f, err
 		}
 	}
-	if cert, _, err := loadPair(f.Cert, f.Key); err == nil && cert.NotAfter.Sub(now) >= RenewLeft && covers(cert, all) &&
+	if cert, _, err := loadPair(f.Cert, f.Key); !force && err == nil && cert.NotAfter.Sub(now) >= RenewLeft && covers(cert, all) &&
 		cert.CheckSignatureFrom(ca) == nil {
 		return f, nil
 	}
-	if err := newServer(f, ca, caKey, all, now); err != nil {
+	if err := newServer(f, ca, caKey, all, now, life); err != nil {
 		return f, err
 	}
 	f.Renewed = true
@@ -150,7 +156,7 @@ func newCA(dir string, now time.Time) (*x509.Certificate, *ecdsa.PrivateKey, err
 	return cert, key, nil
 }
 
-func newServer(f Files, ca *x509.Certificate, caKey *ecdsa.PrivateKey, names []string, now time.Time) error {
+func newServer(f Files, ca *x509.Certificate, caKey *ecdsa.PrivateKey, names []string, now time.Time, life time.Duration) error {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return errcode.Wrap(errcode.TLSCert, err, "generate server key")
@@ -159,7 +165,7 @@ func newServer(f Files, ca *x509.Certificate, caKey *ecdsa.PrivateKey, names []s
 		SerialNumber: serial(),
 		Subject:      pkix.Name{CommonName: names[0], Organization: []string{"otlink"}},
 		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(CertLife),
+		NotAfter:     now.Add(life),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
@@ -206,21 +212,29 @@ func writeFile(path string, b []byte, mode os.FileMode) error {
 }
 
 // ServerConfig loads a certificate chain and key for serving: TLS 1.2 or
-// newer (Go prefers 1.3 and chooses only AEAD suites for 1.2).
+// newer (Go prefers 1.3 and chooses only AEAD suites for 1.2). The
+// certificate is fixed; Reloader.Config gives one that follows renewals and
+// rotated files.
 func ServerConfig(certFile, keyFile string) (*tls.Config, error) {
 	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		return nil, errcode.Wrap(errcode.TLSCert, err, "load certificate %s and key %s", certFile, keyFile)
 	}
+	c := baseConfig()
+	c.Certificates = []tls.Certificate{pair}
+	return c, nil
+}
+
+// baseConfig is the protocol part of the server's TLS settings.
+func baseConfig() *tls.Config {
 	return &tls.Config{
-		MinVersion:   tls.VersionTLS12,
-		Certificates: []tls.Certificate{pair},
+		MinVersion: tls.VersionTLS12,
 		CipherSuites: []uint16{ // 1.2 only; 1.3 suites are not configurable and all fine
 			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
 			tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
 			tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305,
 		},
-	}, nil
+	}
 }
 
 // Pool returns a certificate pool holding the CA of file, for clients.

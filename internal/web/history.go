@@ -41,31 +41,35 @@ type Integrity interface {
 const maxBody = 1 << 20
 
 // historyRoutes are the history and integrity routes with the permission
-// each needs. History queries name tags by glob, which a plant scope cannot
-// check segment by segment yet: they need the permission plant-wide.
+// each needs. History queries and exports are anyScope: a principal with
+// the permission on a part of the plant queries the tags under its scopes
+// only (scopeTags); integrity verification covers the whole log and stays
+// plant-wide.
 func (s *Server) historyRoutes() []route {
 	var rs []route
 	for _, m := range []string{"GET", "POST"} {
 		rs = append(rs,
-			route{m + " /api/v1/history/raw", auth.PermHistoryRead, plantWide, historyRoute(s, rawReq, History.Raw)},
-			route{m + " /api/v1/history/at", auth.PermHistoryRead, plantWide, historyRoute(s, atReq, History.At)},
-			route{m + " /api/v1/history/aggregate", auth.PermHistoryRead, plantWide, historyRoute(s, aggReq, History.Aggregate)},
-			route{m + " /api/v1/history/plot", auth.PermHistoryRead, plantWide, historyRoute(s, plotReq, History.Plot)},
-			route{m + " /api/v1/history/latest", auth.PermHistoryRead, plantWide, historyRoute(s, latestReq, History.Latest)})
+			route{m + " /api/v1/history/raw", auth.PermHistoryRead, anyScope, historyRoute(s, rawReq, func(r *query.RawRequest) *[]string { return &r.Tags }, History.Raw)},
+			route{m + " /api/v1/history/at", auth.PermHistoryRead, anyScope, historyRoute(s, atReq, func(r *query.AtRequest) *[]string { return &r.Tags }, History.At)},
+			route{m + " /api/v1/history/aggregate", auth.PermHistoryRead, anyScope, historyRoute(s, aggReq, func(r *query.AggRequest) *[]string { return &r.Tags }, History.Aggregate)},
+			route{m + " /api/v1/history/plot", auth.PermHistoryRead, anyScope, historyRoute(s, plotReq, func(r *query.PlotRequest) *[]string { return &r.Tags }, History.Plot)},
+			route{m + " /api/v1/history/latest", auth.PermHistoryRead, anyScope, historyRoute(s, latestReq, func(r *query.LatestRequest) *[]string { return &r.Tags }, History.Latest)})
 	}
 	return append(rs,
 		route{"GET /api/v1/integrity", auth.PermIntegrityRead, plantWide, s.integrity},
 		route{"GET /api/v1/integrity/checkpoint", auth.PermIntegrityRead, plantWide, s.checkpoint},
-		// A bundle carries the samples themselves: an export.
-		route{"GET /api/v1/integrity/bundle", auth.PermHistoryExport, plantWide, s.bundle},
+		// A bundle carries the samples themselves: an export, scoped by
+		// its tag pattern (scopeGlob).
+		route{"GET /api/v1/integrity/bundle", auth.PermHistoryExport, anyScope, s.bundle},
 		// Anchoring another log's checkpoint writes to this node's
 		// evidence: an engineer's or administrator's act.
-		route{"POST /api/v1/integrity/witness", auth.PermConfigWrite, plantWide, s.witness})
+		route{"POST /api/v1/integrity/witness", auth.PermIntegrityWrite, plantWide, s.witness})
 }
 
 // historyRoute decodes a request from the URL (GET) or the JSON body
-// (POST), runs it and writes the response or a coded error.
-func historyRoute[Req, Resp any](s *Server, fromQuery func(url.Values) (Req, error), run func(History, context.Context, Req) (*Resp, error)) http.HandlerFunc {
+// (POST), narrows its tags to the principal's scopes, runs it and writes
+// the response or a coded error.
+func historyRoute[Req, Resp any](s *Server, fromQuery func(url.Values) (Req, error), tags func(*Req) *[]string, run func(History, context.Context, Req) (*Resp, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.opts.History == nil {
 			writeError(w, http.StatusServiceUnavailable, errcode.New(errcode.APIHistoryOff, "the historian is off"))
@@ -82,6 +86,10 @@ func historyRoute[Req, Resp any](s *Server, fromQuery func(url.Values) (Req, err
 		} else {
 			req, err = fromQuery(r.URL.Query())
 		}
+		if err == nil {
+			tp := tags(&req)
+			*tp, err = s.scopeTags(r.Context(), auth.PermHistoryRead, *tp)
+		}
 		if err != nil {
 			writeError(w, statusOf(err), err)
 			return
@@ -95,6 +103,79 @@ func historyRoute[Req, Resp any](s *Server, fromQuery func(url.Values) (Req, err
 	}
 }
 
+// tagResolver expands tag patterns; *query.Engine is one. Without it a
+// scoped principal's pattern must start with one of its scopes.
+type tagResolver interface {
+	Tags(ctx context.Context, names []string) ([]string, error)
+}
+
+// isPattern reports whether a history tag name is a path.Match pattern.
+func isPattern(n string) bool { return strings.ContainsAny(n, "*?[\\") }
+
+// scopeTags narrows the tag names and patterns of a history request to
+// the principal's scopes. Plant-wide principals keep the request as it is.
+// For a scoped one a plain name outside its scopes makes the request not
+// found (404, as the machine page: a scope does not reveal whether the rest
+// of the plant has such a tag), and patterns are expanded and keep only the
+// tags it may read; nothing left is not found too.
+func (s *Server) scopeTags(ctx context.Context, perm string, names []string) ([]string, error) {
+	p := auth.PrincipalFrom(ctx)
+	if auth.Allowed(p, perm, "") {
+		return names, nil
+	}
+	notFound := errcode.New(errcode.APINotFound, "no tags %q in your part of the plant", names)
+	res, _ := s.opts.History.(tagResolver)
+	var out []string
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		switch {
+		case n == "":
+		case !isPattern(n):
+			if !auth.Allowed(p, perm, n) {
+				return nil, notFound
+			}
+			out = append(out, n)
+		case res != nil:
+			ts, err := res.Tags(ctx, []string{n})
+			if err != nil {
+				if errcode.Of(err) == errcode.QueryTags {
+					continue // matched nothing: as if it matched nothing here
+				}
+				return nil, err
+			}
+			for _, t := range ts {
+				if auth.Allowed(p, perm, t) {
+					out = append(out, t)
+				}
+			}
+		case scopeGlob(p, perm, n):
+			out = append(out, n)
+		}
+	}
+	if len(out) == 0 {
+		return nil, notFound
+	}
+	return out, nil
+}
+
+// scopeGlob reports whether every tag pattern g can match lies under one
+// of p's scopes: g's leading segments without pattern characters name a
+// path p may read (path.Match's * and ? do not cross a /). The empty
+// pattern selects the whole plant.
+func scopeGlob(p *auth.Principal, perm, g string) bool {
+	if auth.Allowed(p, perm, "") {
+		return true
+	}
+	var lit []string
+	for _, seg := range strings.Split(strings.Trim(g, "/"), "/") {
+		if isPattern(seg) {
+			break
+		}
+		lit = append(lit, seg)
+	}
+	return len(lit) > 0 && auth.Allowed(p, perm, strings.Join(lit, "/"))
+}
+
 // statusOf maps a coded error to its HTTP status: the query's request
 // errors (5200–5207) and bad API requests are 400, a historian that is
 // off 503, anything else (5208 read errors) 500.
@@ -105,6 +186,8 @@ func statusOf(err error) int {
 		return http.StatusBadRequest
 	case c == errcode.APIHistoryOff:
 		return http.StatusServiceUnavailable
+	case c == errcode.APINotFound:
+		return http.StatusNotFound
 	}
 	return http.StatusInternalServerError
 }
@@ -268,6 +351,10 @@ func (s *Server) bundle(w http.ResponseWriter, r *http.Request) {
 	from, to, glob, err := selection(r.URL.Query())
 	if err != nil {
 		writeError(w, statusOf(err), err)
+		return
+	}
+	if !scopeGlob(auth.PrincipalFrom(r.Context()), auth.PermHistoryExport, glob) {
+		writeError(w, http.StatusNotFound, errcode.New(errcode.APINotFound, "no tags %q in your part of the plant: give a tags pattern under your scope", glob))
 		return
 	}
 	// Buffered: an error half way must still give an error status.

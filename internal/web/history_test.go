@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -431,4 +433,225 @@ func authPost(u, ct string, body io.Reader) (*http.Response, error) {
 	req.Header.Set("Content-Type", ct)
 	req.Header.Set("Authorization", "Bearer "+testAuth().token)
 	return http.DefaultClient.Do(req)
+}
+
+// TestHistoryScoped: a principal with history.read and history.export on a
+// part of the plant queries and exports the tags under its scope only; a
+// tag outside is not found, patterns keep only what it may read, and the
+// plant-wide integrity report stays refused.
+func TestHistoryScoped(t *testing.T) {
+	h := openHistory(t)
+	ctx := context.Background()
+	svc, err := auth.Open(ctx, filepath.Join(t.TempDir(), "auth.db"), auth.Options{Argon2: auth.Argon2Params{Memory: 256, Time: 1, Threads: 1}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Close() })
+	const scope = "acme/l1/press/temp"
+	if _, err := svc.CreateUser(ctx, "erin", "correct horse battery staple", []string{auth.RoleEngineer}, []string{scope}); err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := svc.CreateToken(ctx, "erin", "scoped", []string{auth.PermHistoryRead, auth.PermHistoryExport, auth.PermIntegrityRead}, []string{scope}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(web.New(web.Options{Listen: "127.0.0.1:0", Source: noSource{}, Auth: svc, History: h.Query, Integrity: h}).Handler())
+	t.Cleanup(srv.Close)
+	getAs := func(path string, q url.Values, out any) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", srv.URL+path+"?"+q.Encode(), nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			var e map[string]string
+			json.Unmarshal(body, &e)
+			return resp.StatusCode, e["code"]
+		}
+		if out != nil {
+			if err := json.Unmarshal(body, out); err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+		}
+		return 200, ""
+	}
+	from, to := t0.Format(time.RFC3339), t0.Add(perTag*time.Second).Format(time.RFC3339)
+
+	// The tag in scope.
+	var latest latestResp
+	if st, code := getAs("/api/v1/history/latest", url.Values{"tags": {scope}}, &latest); st != 200 || len(latest.Values) != 1 || latest.Values[0].V != 20+float64((perTag-1)%50)/10 {
+		t.Fatalf("latest in scope: %d %s %+v", st, code, latest)
+	}
+	// Outside, alone or next to one in scope, existing or not: not found.
+	for _, tags := range []string{"acme/l1/press/count", scope + ",acme/l1/press/count", "acme/l2/nosuch/tag"} {
+		for _, route := range []string{"latest", "raw", "at", "plot"} {
+			if st, code := getAs("/api/v1/history/"+route, url.Values{"tags": {tags}, "from": {from}, "to": {to}}, nil); st != 404 || code != "OTL-6001" {
+				t.Errorf("%s of %s: %d %s, want 404 OTL-6001", route, tags, st, code)
+			}
+		}
+	}
+	// Patterns over the plant keep only the tag in scope.
+	var agg struct {
+		Series []struct {
+			Tag string `json:"tag"`
+		} `json:"series"`
+	}
+	if st, code := getAs("/api/v1/history/aggregate", url.Values{"tags": {"acme/*/*/*"}, "from": {from}, "to": {to}, "aggregates": {"count"}}, &agg); st != 200 || len(agg.Series) != 1 || agg.Series[0].Tag != scope {
+		t.Fatalf("aggregate over acme/*/*/*: %d %s %+v", st, code, agg)
+	}
+	if st, code := getAs("/api/v1/history/latest", url.Values{"tags": {"acme/l1/press/c*"}}, nil); st != 404 {
+		t.Errorf("pattern matching only outside the scope: %d %s", st, code)
+	}
+	// POST narrows the same way.
+	req, _ := http.NewRequest("POST", srv.URL+"/api/v1/history/latest", strings.NewReader(`{"tags":["acme/l1/press/count"]}`))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 404 {
+		t.Errorf("POST outside the scope: %v %v", err, resp.StatusCode)
+	} else {
+		resp.Body.Close()
+	}
+
+	// Exports: a bundle of the tag in scope; of a pattern reaching out of
+	// it, or of the whole plant, not found.
+	if st, code := getAs("/api/v1/integrity/bundle", url.Values{"tags": {scope}}, nil); st != 200 {
+		t.Errorf("bundle in scope: %d %s", st, code)
+	}
+	for _, g := range []string{"acme/l1/*/*", ""} {
+		if st, code := getAs("/api/v1/integrity/bundle", url.Values{"tags": {g}}, nil); st != 404 {
+			t.Errorf("bundle of %q: %d %s", g, st, code)
+		}
+	}
+	// The integrity report covers the whole log: plant-wide only.
+	if st, _ := getAs("/api/v1/integrity", url.Values{}, nil); st != 403 {
+		t.Errorf("integrity report for a scoped principal: %d", st)
+	}
+}
+
+// mutSource is a source whose values a test changes.
+type mutSource struct {
+	mu   sync.Mutex
+	tags []web.Tag
+}
+
+func (m *mutSource) Tags() []web.Tag {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]web.Tag(nil), m.tags...)
+}
+func (m *mutSource) Devices() any { return nil }
+
+// TestTagsPages: /api/v1/tags pages in path order with limit and after,
+// "next" until the last page, within the principal's scope; the full list
+// keeps its shape and a changed value shows in the next request.
+func TestTagsPages(t *testing.T) {
+	src := &mutSource{}
+	for i := 0; i < 25; i++ { // 15 under line a, 10 under line b, out of path order
+		line := "a"
+		if i%5 >= 3 {
+			line = "b"
+		}
+		src.tags = append(src.tags, web.Tag{Path: fmt.Sprintf("acme/%s/m%02d/x", line, 24-i), Value: model.IntValue(model.Int64, int64(i)), Quality: model.Good})
+	}
+	ctx := context.Background()
+	svc, err := auth.Open(ctx, filepath.Join(t.TempDir(), "auth.db"), auth.Options{Argon2: auth.Argon2Params{Memory: 256, Time: 1, Threads: 1}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Close() })
+	toks := map[string]string{}
+	for _, u := range []struct{ name, scope string }{{"vera", auth.ScopeAll}, {"liam", "acme/a"}} {
+		if _, err := svc.CreateUser(ctx, u.name, "correct horse battery staple", []string{auth.RoleViewer}, []string{u.scope}); err != nil {
+			t.Fatal(err)
+		}
+		if toks[u.name], _, err = svc.CreateToken(ctx, u.name, "t", []string{auth.PermTagsRead}, []string{u.scope}, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := httptest.NewServer(web.New(web.Options{Listen: "127.0.0.1:0", Source: src, Auth: svc}).Handler())
+	t.Cleanup(srv.Close)
+	type page struct {
+		Tags []struct {
+			Path  string `json:"path"`
+			Value any    `json:"value"`
+		} `json:"tags"`
+		Next *string `json:"next"`
+	}
+	getPage := func(tok, q string) (int, page) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", srv.URL+"/api/v1/tags?"+q, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var p page
+		if resp.StatusCode == 200 {
+			if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return resp.StatusCode, p
+	}
+	walk := func(tok string, limit int) []string {
+		var paths []string
+		q := fmt.Sprintf("limit=%d", limit)
+		for i := 0; i < 30; i++ {
+			st, p := getPage(tok, q)
+			if st != 200 || len(p.Tags) > limit {
+				t.Fatalf("page %q: %d, %d tags", q, st, len(p.Tags))
+			}
+			for _, tg := range p.Tags {
+				paths = append(paths, tg.Path)
+			}
+			if p.Next == nil {
+				return paths
+			}
+			if *p.Next != p.Tags[len(p.Tags)-1].Path {
+				t.Fatalf("next %q is not the page's last path", *p.Next)
+			}
+			q = fmt.Sprintf("limit=%d&after=%s", limit, url.QueryEscape(*p.Next))
+		}
+		t.Fatal("pages do not end")
+		return nil
+	}
+	all := walk(toks["vera"], 10)
+	if len(all) != 25 || !slices.IsSorted(all) || len(slices.Compact(slices.Clone(all))) != 25 {
+		t.Fatalf("pages of 10 over 25 tags: %v", all)
+	}
+	if got := walk(toks["vera"], 25); len(got) != 25 {
+		t.Errorf("one exact page: %d tags", len(got))
+	}
+	scoped := walk(toks["liam"], 4)
+	if len(scoped) != 15 {
+		t.Errorf("scoped pages: %d tags, want the 15 under acme/a", len(scoped))
+	}
+	for _, p := range scoped {
+		if !strings.HasPrefix(p, "acme/a/") {
+			t.Errorf("scoped page shows %s", p)
+		}
+	}
+	for _, q := range []string{"limit=0", "limit=x", "after=acme", "limit=10001"} {
+		if st, _ := getPage(toks["vera"], q); st != 400 {
+			t.Errorf("%s: %d, want 400", q, st)
+		}
+	}
+	// The full list: every tag, the source's order, no next.
+	st, p := getPage(toks["vera"], "")
+	if st != 200 || len(p.Tags) != 25 || p.Tags[0].Path != src.tags[0].Path || p.Next != nil {
+		t.Fatalf("full list: %d %+v", st, p)
+	}
+	// A change is seen by the next request (the shared snapshot is read
+	// after the request arrived).
+	src.mu.Lock()
+	src.tags[0].Value = model.IntValue(model.Int64, 4242)
+	src.mu.Unlock()
+	if _, p = getPage(toks["vera"], "prefix="+url.QueryEscape(src.tags[0].Path)); len(p.Tags) != 1 || p.Tags[0].Value != 4242.0 {
+		t.Errorf("changed value: %+v", p.Tags)
+	}
 }

@@ -314,7 +314,10 @@ func TestOpenAPI(t *testing.T) {
 	walk(doc, "#")
 	ex := paths["/api/v1/tags"].(map[string]any)["get"].(map[string]any)["responses"].(map[string]any)["200"].(map[string]any)["content"].(map[string]any)["application/json"].(map[string]any)["example"]
 	b, _ := json.Marshal(ex)
-	var tags struct{ Tags []wireTag }
+	var tags struct {
+		Tags []wireTag
+		Next string // the page cursor, with limit
+	}
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&tags); err != nil || len(tags.Tags) == 0 || tags.Tags[0].Quality != model.Good.String() {

@@ -122,9 +122,8 @@ func (s *Server) machinePage(w http.ResponseWriter, r *http.Request) {
 	slices.SortFunc(rows, func(a, b Tag) int { return strings.Compare(a.Path, b.Path) })
 	v := pageView(r, path)
 	v.Machine, v.Rows, v.Wide = path, rows, true
-	// History routes are plant-wide (they take globs), so the trend needs
-	// history.read over the whole plant, not only over this machine.
-	v.Trend = s.opts.History != nil && auth.Allowed(p, auth.PermHistoryRead, "")
+	// History routes filter by the principal's scopes (history.go).
+	v.Trend = s.opts.History != nil && auth.Allowed(p, auth.PermHistoryRead, path)
 	mv := machineView{HistoryOff: s.opts.History == nil, Integrity: s.machineIntegrity(r.Context(), p, path)}
 	if s.opts.Writes != nil {
 		for _, t := range rows {

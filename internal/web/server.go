@@ -5,9 +5,12 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -74,6 +77,8 @@ type Server struct {
 	streams          streamLimit
 	ssePoll, sseBeat time.Duration
 	quit             chan struct{}
+
+	tc tagCache // the shared, pre-encoded snapshot of the tags (events.go)
 }
 
 // New returns a server for opts.
@@ -186,31 +191,99 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 }
 
 // visibleTags are the tags the request's principal may read: a scoped
-// principal sees only its parts of the plant.
+// principal sees only its parts of the plant. They come from the shared
+// snapshot, read from the source after the request arrived.
 func (s *Server) visibleTags(r *http.Request) []Tag {
-	p := auth.PrincipalFrom(r.Context())
-	tags := s.opts.Source.Tags()
-	out := tags[:0:0]
-	for _, t := range tags {
-		if auth.Allowed(p, auth.PermTagsRead, t.Path) {
+	sn := s.snapshot(time.Now())
+	v := newViewer(r, "")
+	if v.all {
+		return slices.Clone(sn.tags)
+	}
+	out := sn.tags[:0:0]
+	for _, t := range sn.tags {
+		if v.sees(t.Path) {
 			out = append(out, t)
 		}
 	}
 	return out
 }
 
+// maxTagsPage bounds ?limit= of /api/v1/tags.
+const maxTagsPage = 10000
+
+// tags answers /api/v1/tags: {"tags":[...]} of the tags the principal may
+// read under ?prefix=, in the source's order. With ?limit= (1..10000) it
+// answers one page in path order and "next", the path of the page's last
+// tag, while more follow; ?after=NEXT gives the following page. The tags
+// come pre-encoded from the shared snapshot: a request encodes nothing.
 func (s *Server) tags(w http.ResponseWriter, r *http.Request) {
-	tags := s.visibleTags(r)
-	if p := r.URL.Query().Get("prefix"); p != "" {
-		out := tags[:0:0]
-		for _, t := range tags {
-			if strings.HasPrefix(t.Path, p) {
-				out = append(out, t)
-			}
+	q := r.URL.Query()
+	v := newViewer(r, q.Get("prefix"))
+	limit, after := q.Get("limit"), q.Get("after")
+	n := 0
+	if limit != "" || after != "" {
+		var err error
+		if n, err = strconv.Atoi(limit); limit == "" || err != nil || n < 1 || n > maxTagsPage {
+			writeError(w, http.StatusBadRequest, errcode.New(errcode.APIBadRequest, "limit=%q: give a page size from 1 to %d with after", limit, maxTagsPage))
+			return
 		}
-		tags = out
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"tags": tags})
+	sn := s.snapshot(time.Now())
+	w.Header().Set("Content-Type", "application/json")
+	if n == 0 {
+		b := sn.event(v, 0)
+		if b == nil {
+			b = []byte("[]")
+		}
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, `{"tags":`)
+		_, _ = w.Write(b)
+		_, _ = io.WriteString(w, "}\n")
+		return
+	}
+	start, _ := slices.BinarySearchFunc(sn.byPath, after, func(i int32, p string) int { return strings.Compare(sn.tags[i].Path, p) })
+	if start < len(sn.byPath) && sn.tags[sn.byPath[start]].Path == after {
+		start++
+	}
+	b := make([]byte, 0, 160*n)
+	b = append(b, `{"tags":[`...)
+	got, last := 0, ""
+	for _, i := range sn.byPath[start:] {
+		if got == n {
+			break
+		}
+		if !v.sees(sn.tags[i].Path) {
+			continue
+		}
+		if got > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, sn.json[i]...)
+		got++
+		last = sn.tags[i].Path
+	}
+	b = append(b, ']')
+	if got == n && s.morePaged(sn, v, last) {
+		nb, _ := json.Marshal(last)
+		b = append(append(b, `,"next":`...), nb...)
+	}
+	b = append(b, "}\n"...)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+}
+
+// morePaged reports whether v sees a tag after path in path order.
+func (s *Server) morePaged(sn *tagSnap, v viewer, path string) bool {
+	start, found := slices.BinarySearchFunc(sn.byPath, path, func(i int32, p string) int { return strings.Compare(sn.tags[i].Path, p) })
+	if found {
+		start++
+	}
+	for _, i := range sn.byPath[start:] {
+		if v.sees(sn.tags[i].Path) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) devices(w http.ResponseWriter, _ *http.Request) {
