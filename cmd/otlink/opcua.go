@@ -15,7 +15,6 @@ import (
 	"github.com/otlink/otlink/internal/config"
 	"github.com/otlink/otlink/internal/driver/opcua" // also registers the "opcua" driver in the binary
 	"github.com/otlink/otlink/internal/errcode"
-	"github.com/otlink/otlink/internal/model"
 )
 
 func init() { moreCommands = append(moreCommands, opcuaCmd) }
@@ -137,9 +136,6 @@ func browseConfig(c *cobra.Command, f browseFlags) ([]byte, int, error) {
 			continue
 		}
 		t := config.Tag{Name: tagName(v.Path, used), Address: v.NodeID, Type: v.Type.String(), Description: strings.Join(v.Path, "/")}
-		if v.Type == model.String {
-			t.Length = 256 // the config asks every string for a length; OPC UA strings carry their own
-		}
 		if v.Writable {
 			t.Description += " (writable on the server: set writable and limits to allow writes)"
 		}

@@ -86,3 +86,6 @@ func (testbus) Classify(error) driver.Fault { return driver.FaultDevice }
 func (testbus) Open(driver.DeviceSpec, string) (driver.Conn, error) {
 	return nil, errors.New("testbus does not connect")
 }
+
+// FixedStrings: like Modbus, testbus strings occupy a fixed number of units.
+func (testbus) FixedStrings() bool { return true }

@@ -460,7 +460,7 @@ func (v *validator) checkTag(mc *machCtx, ti int, mdev *devInfo) {
 	case t.Length < 0:
 		v.add(errcode.ConfigStringLength, tl.at("length"), "", "tag %q: length %d must not be negative", t.Name, t.Length)
 		resolvable = false
-	case typ == model.String && t.Length == 0:
+	case typ == model.String && t.Length == 0 && fixedStrings(dev):
 		v.add(errcode.ConfigStringLength, tl.at("type"), "add 'length: <characters>'", "string tag %q has no length", t.Name)
 		resolvable = false
 	}
@@ -820,3 +820,14 @@ func (v *validator) checkLossy(t *Tag, tl loc, typ model.Type) {
 }
 
 func validDev(f float64) bool { return f >= 0 && !math.IsInf(f, 0) }
+
+// fixedStrings reports whether dev's driver needs string tags to say their
+// length (driver.FixedStrings); true when the device or driver is unknown,
+// so that the stricter rule applies.
+func fixedStrings(dev *devInfo) bool {
+	if dev == nil || dev.drv == nil {
+		return true
+	}
+	fs, ok := dev.drv.(driver.FixedStrings)
+	return ok && fs.FixedStrings()
+}

@@ -178,3 +178,11 @@ func Pace(ctx context.Context) (done func(), err error) {
 }
 
 func noop() {}
+
+// FixedStrings is implemented by drivers whose string tags occupy a fixed
+// number of units (Modbus registers), so that a string tag must say its
+// length. Drivers whose values carry their own length (OPC UA, MQTT,
+// MTConnect) do not implement it.
+type FixedStrings interface {
+	FixedStrings() bool
+}

@@ -95,6 +95,10 @@ func order(what, tag, dev string) (swap bool, err error) {
 }
 
 // MaxCount implements driver.Driver.
+// FixedStrings: a string occupies length/2 registers, so it must say its
+// length.
+func (Driver) FixedStrings() bool { return true }
+
 func (Driver) MaxCount(space uint32) uint32 {
 	_, table := splitSpace(space)
 	switch {
