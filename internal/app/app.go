@@ -61,6 +61,7 @@ type App struct {
 	auth   *auth.Service
 	mon    *monitor.Monitor // nil when monitor.interfaces is empty
 	extras []stopper        // started by services, stopped in reverse order
+	writes *engineWrites    // the governed writes' view of the config (writes.go)
 	caFile string
 
 	histCancel context.CancelFunc
@@ -261,6 +262,9 @@ func (a *App) Reload(cfg *config.Config) error {
 		return err
 	}
 	a.cfg = sectionsOf(cfg)
+	if a.writes != nil {
+		a.writes.update(cfg)
+	}
 	return nil
 }
 

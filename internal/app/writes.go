@@ -21,10 +21,11 @@ import (
 func init() { services = append(services, startWrites) }
 
 func startWrites(_ context.Context, a *App, cfg *config.Config, wopts *web.Options) (stopper, error) {
+	// Installed even when no tag is writable yet: a reload may make one
+	// writable (Reload refreshes the adapter), and until then every write
+	// is refused as not writable.
 	w := newEngineWrites(a.engine, cfg)
-	if w.count() == 0 {
-		return nil, nil // nothing writable: wopts.Writes stays nil, writes are off
-	}
+	a.writes = w
 	wopts.Writes = w
 	return nil, nil
 }
@@ -50,12 +51,6 @@ func (w *engineWrites) update(cfg *config.Config) {
 	w.mu.Lock()
 	w.tags = tags
 	w.mu.Unlock()
-}
-
-func (w *engineWrites) count() int {
-	w.mu.RLock()
-	defer w.mu.RUnlock()
-	return len(w.tags)
 }
 
 func (w *engineWrites) Writable(path string) (web.WritableTag, bool) {
