@@ -12,9 +12,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	_ "github.com/otlink/otlink/internal/driver/modbus" // registers the "modbus" driver
-	_ "github.com/otlink/otlink/internal/driver/mqtt"   // registers the "mqtt" driver
-	_ "github.com/otlink/otlink/internal/driver/opcua"  // registers the "opcua" driver
+	_ "github.com/otlink/otlink/internal/driver/modbus"    // registers the "modbus" driver
+	_ "github.com/otlink/otlink/internal/driver/mqtt"      // registers the "mqtt" driver
+	_ "github.com/otlink/otlink/internal/driver/mtconnect" // registers the "mtconnect" driver
+	_ "github.com/otlink/otlink/internal/driver/opcua"     // registers the "opcua" driver
 	"github.com/otlink/otlink/internal/errcode"
 )
 
