@@ -40,6 +40,7 @@ type nodeState struct {
 	named       map[devKey]map[string]sparkplug.DataType // metric types by device and name
 	devBorn     map[string]bool
 	lastRebirth time.Time
+	stale       bool // a seq gap was seen: rebirth asked until the node is born again
 }
 
 // hostStats count what went wrong, for the device's health.
@@ -206,6 +207,12 @@ func (h *host) handle(topic string, payload []byte, now time.Time, out []driver.
 			got = strconv.FormatUint(p.Seq, 10)
 		}
 		r.err = errcode.New(errcode.MQTTSeqGap, "edge node %s/%s: seq %s, expected %d: asked for a rebirth", k.group, k.edge, got, st.next)
+		h.askRebirth(&r, k, st, now)
+		// Until the new birth comes, every message asks again (at most
+		// once per rebirth interval): the request goes at QoS 0 and may
+		// be lost, or may have been rate-limited away.
+		st.stale = true
+	} else if st.stale {
 		h.askRebirth(&r, k, st, now)
 	}
 	st.next = (p.Seq + 1) % 256

@@ -105,6 +105,14 @@ func TestHostLifecycle(t *testing.T) {
 	if len(r.cmds) != 1 {
 		t.Fatalf("rebirth asked %d times within the interval", len(r.cmds))
 	}
+	// Still no birth after the interval: the next message asks again,
+	// since the request (QoS 0) may have been lost.
+	r.now = r.now.Add(2 * time.Second)
+	r.feed(r.node.Data(batch("press", map[string]float64{"line1/temp": 8}), 10)...)
+	if len(r.cmds) != 2 {
+		t.Fatalf("no second request while the node stays unborn: cmds %d stats %+v", len(r.cmds), r.h.stats)
+	}
+	r.cmds = r.cmds[:1]
 	// A malformed payload: the device's tags go bad, a rebirth is asked.
 	r.now = r.now.Add(2 * time.Second)
 	r.feed(sparkplug.Message{Topic: "spBv1.0/g/DDATA/e/press", Payload: []byte{0x12, 0x05, 0x01}})
