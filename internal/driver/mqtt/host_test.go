@@ -122,11 +122,11 @@ func TestHostLifecycle(t *testing.T) {
 	}
 	ms, _ = r.node.Command(r.cmds[1].Topic, r.cmds[1].Payload, 10)
 	r.feed(ms...)
-	r.want(0, 7, model.Good, 0)
+	r.want(0, 8, model.Good, 0)
 	// The death of an earlier session is ignored; this session's is not.
 	old := sparkplug.NewNode("g", "e", 200)
 	r.feed(old.Death(11))
-	r.want(0, 7, model.Good, 0)
+	r.want(0, 8, model.Good, 0)
 	r.feed(r.node.Death(12))
 	r.want(0, 0, model.BadNotConnected, errcode.MQTTNodeDead)
 	r.want(2, 0, model.BadNotConnected, errcode.MQTTNodeDead)
