@@ -133,7 +133,7 @@ func TestHostLifecycle(t *testing.T) {
 	// A new session: bdSeq 1, birth again.
 	r.feed(r.node.Connect(13))
 	r.feed(r.node.Birth(14)...)
-	r.want(0, 7, model.Good, 0)
+	r.want(0, 8, model.Good, 0)
 	r.want(2, 1, model.Good, 0)
 }
 
