@@ -80,7 +80,7 @@
     svg.appendChild(title);
     var zones = m.zones, W = 900, cols = Math.max(1, Math.ceil(Math.sqrt(zones.length)));
     var rows = Math.max(1, Math.ceil(zones.length / cols));
-    var zw = W / cols, zh = 210, H = Math.max(420, rows * zh);
+    var zw = W / cols, zh = 210, H = rows * zh;
     svg.setAttribute("viewBox", "0 0 " + W + " " + H);
     var pos = {}, gEdges = document.createElementNS(svgNS, "g"), gHosts = document.createElementNS(svgNS, "g");
     zones.forEach(function (z, i) {
@@ -229,6 +229,19 @@
     if (!a) { return; }
     e.preventDefault();
     flows(a.dataset.ip);
+  });
+
+  // otlink.js focuses the first field of every page on DOMContentLoaded;
+  // here that is the note of the first alert: the page would open
+  // scrolled down to the timeline, and the timeline, which is not redrawn
+  // under the user's focus, would stay frozen. otlink.js is earlier in the
+  // page, so its listener has run when this one runs: undo that focus.
+  document.addEventListener("DOMContentLoaded", function () {
+    var a = document.activeElement;
+    if (!a || a === document.body || !root.contains(a) || a.value) { return; }
+    a.blur();
+    var target = location.hash && document.getElementById(decodeURIComponent(location.hash.slice(1)));
+    if (target) { target.scrollIntoView(); } else { window.scrollTo(0, 0); }
   });
 
   var busy = false;

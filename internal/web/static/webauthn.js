@@ -48,6 +48,21 @@
     if (st) { st.textContent = msg; }
   }
 
+  // word is a translated message: the page renders them in its language
+  // as data-t-* attributes of the status line; English otherwise.
+  var english = { touch: "Touch your security key…", unsupported: "This browser has no security key support." };
+  function word(form, key) {
+    var st = form.querySelector(".webauthn-status");
+    return (st && st.dataset["t" + key.charAt(0).toUpperCase() + key.slice(1)]) || english[key];
+  }
+
+  // busy disables the form's buttons while a ceremony runs: a second
+  // press would start a second challenge, which replaces the first on the
+  // server, and the browser refuses two pending requests anyway.
+  function busy(form, on) {
+    form.querySelectorAll("button").forEach(function (b) { b.disabled = on; });
+  }
+
   function post(url, csrf, body) {
     return fetch(url, { method: "POST", credentials: "same-origin",
       headers: { "X-CSRF-Token": csrf, "Content-Type": "application/json" },
@@ -67,8 +82,9 @@
   // assert runs navigator.credentials.get with options from url and puts
   // the answer in the form's field, then submits the form.
   function assert(form, url, field, method) {
-    if (!window.PublicKeyCredential) { say(form, "This browser has no security key support."); return; }
-    say(form, "Touch your security key…");
+    if (!window.PublicKeyCredential) { say(form, word(form, "unsupported")); return; }
+    say(form, word(form, "touch"));
+    busy(form, true);
     post(url, csrfOf(form)).then(function (opts) {
       return navigator.credentials.get({ publicKey: decodeOptions(opts.publicKey) });
     }).then(function (cred) {
@@ -82,7 +98,7 @@
         m.value = method;
       }
       form.submit();
-    }).catch(function (e) { say(form, e.message || String(e)); });
+    }).catch(function (e) { busy(form, false); say(form, e.message || String(e)); });
   }
 
   document.addEventListener("DOMContentLoaded", function () {
@@ -99,16 +115,17 @@
     document.querySelectorAll("form.webauthn-register").forEach(function (form) {
       form.addEventListener("submit", function (ev) {
         ev.preventDefault();
-        if (!window.PublicKeyCredential) { say(form, "This browser has no security key support."); return; }
+        if (!window.PublicKeyCredential) { say(form, word(form, "unsupported")); return; }
         var csrf = csrfOf(form), name = form.querySelector("input[name=name]").value;
-        say(form, "Touch your security key…");
+        say(form, word(form, "touch"));
+        busy(form, true);
         post("/api/v1/webauthn/register/begin", csrf).then(function (opts) {
           return navigator.credentials.create({ publicKey: decodeOptions(opts.publicKey) });
         }).then(function (cred) {
           return post("/api/v1/webauthn/register/finish", csrf, { name: name, credential: encodeCredential(cred) });
         }).then(function () {
           window.location.reload();
-        }).catch(function (e) { say(form, e.message || String(e)); });
+        }).catch(function (e) { busy(form, false); say(form, e.message || String(e)); });
       });
     });
   });
