@@ -88,24 +88,26 @@ type ProtoCounts struct {
 }
 
 // Add counts one PDU.
-func (c *ProtoCounts) Add(counting dissect.Counting, code uint32) {
+func (c *ProtoCounts) Add(counting dissect.Counting, code uint32) { c.addN(counting, code, 1) }
+
+func (c *ProtoCounts) addN(counting dissect.Counting, code uint32, n uint64) {
 	switch counting {
 	case dissect.CountFunction:
-		c.Total++
-		c.Functions[code]++
+		c.Total += n
+		c.Functions[code] += n
 	case dissect.CountCommand:
 		if c.Commands == nil {
 			c.Commands = map[uint32]uint64{}
 		}
-		c.Commands[code]++
+		c.Commands[code] += n
 	case dissect.CountUnconfirmed:
-		c.Total++
+		c.Total += n
 		if c.Unconfirmed == nil {
 			c.Unconfirmed = map[uint32]uint64{}
 		}
-		c.Unconfirmed[code]++
+		c.Unconfirmed[code] += n
 	default:
-		c.Total++
+		c.Total += n
 	}
 }
 
@@ -147,38 +149,93 @@ type handler struct {
 	fs    *FileSummary
 	obs   []Observer
 	fobs  []FlowObserver
-	last  string
-	cnt   *ProtoCounts
-	names map[NameKey]string // names of last's codes
+	last  *protoState
+	proto []*protoState
+}
+
+// dense is the range of codes counted in arrays rather than maps: every
+// code of the eight protocols but OPC UA's larger node ids. Maps cost a
+// hash per PDU; the arrays go into the summary's maps at the end.
+const dense = 1024
+
+// protoState is the running count of one protocol in one file.
+type protoState struct {
+	name      string
+	cnt       *ProtoCounts
+	names     map[NameKey]string
+	counts    [3][]uint64           // per Counting below CountNone, by code below dense; nil until used
+	named     [3][dense / 64]uint64 // bitmap of the codes named already
+	malformed uint64
+}
+
+func (h *handler) state(proto string) *protoState {
+	for _, s := range h.proto {
+		if s.name == proto {
+			return s
+		}
+	}
+	s := &protoState{name: proto, cnt: h.fs.PDUs[proto], names: h.fs.Names[proto]}
+	if s.cnt == nil {
+		s.cnt = newCounts()
+		h.fs.PDUs[proto] = s.cnt
+	}
+	if s.names == nil {
+		s.names = map[NameKey]string{}
+		h.fs.Names[proto] = s.names
+	}
+	h.proto = append(h.proto, s)
+	return s
 }
 
 func (h *handler) PDU(f *flow.Flow, p *dissect.PDU) {
-	if p.Proto != h.last || h.cnt == nil {
-		// PDUs come in runs of one protocol: look its maps up once a run.
-		h.cnt = h.fs.PDUs[p.Proto]
-		if h.cnt == nil {
-			h.cnt = newCounts()
-			h.fs.PDUs[p.Proto] = h.cnt
-		}
-		h.names = h.fs.Names[p.Proto]
-		if h.names == nil {
-			h.names = map[NameKey]string{}
-			h.fs.Names[p.Proto] = h.names
-		}
-		h.last = p.Proto
+	s := h.last
+	if s == nil || s.name != p.Proto {
+		s = h.state(p.Proto)
+		h.last = s
 	}
-	h.cnt.Add(p.Counting, p.Function)
+	if c, code := p.Counting, p.Function; c < dissect.CountNone && code < dense {
+		if s.counts[c] == nil {
+			s.counts[c] = make([]uint64, dense)
+		}
+		s.counts[c][code]++
+		if p.Name != "" && s.named[c][code/64]&(1<<(code%64)) == 0 {
+			s.named[c][code/64] |= 1 << (code % 64)
+			if k := (NameKey{c, code}); s.names[k] == "" {
+				s.names[k] = p.Name
+			}
+		}
+	} else {
+		s.cnt.Add(c, code)
+		if p.Name != "" && c != dissect.CountNone {
+			k := NameKey{c, code}
+			if _, ok := s.names[k]; !ok {
+				s.names[k] = p.Name
+			}
+		}
+	}
 	if p.Malformed != "" {
-		h.fs.Malformed[p.Proto]++
-	}
-	if p.Name != "" && p.Counting != dissect.CountNone {
-		k := NameKey{p.Counting, p.Function}
-		if _, ok := h.names[k]; !ok {
-			h.names[k] = p.Name
-		}
+		s.malformed++
 	}
 	for _, o := range h.obs {
 		o.PDU(f, p)
+	}
+}
+
+// flush moves the dense counts into the summary's maps.
+func (h *handler) flush() {
+	for _, s := range h.proto {
+		for c, counts := range s.counts {
+			for code, n := range counts {
+				if n > 0 {
+					s.cnt.addN(dissect.Counting(c), uint32(code), n)
+				}
+			}
+			clear(counts)
+		}
+		if s.malformed > 0 {
+			h.fs.Malformed[s.name] += s.malformed
+			s.malformed = 0
+		}
 	}
 }
 
@@ -241,6 +298,7 @@ func file(ctx context.Context, path string, idx, n int, opts Options) (FileSumma
 		}
 	}
 	t.Flush()
+	h.flush()
 	fs.Stats = t.Stats()
 	fs.Flows = fs.Stats.Flows
 	for _, o := range h.obs {

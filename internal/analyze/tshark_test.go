@@ -41,8 +41,11 @@ func writeModbusSession(t testing.TB, path string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cli := netip.MustParseAddrPort("10.0.0.10:40001")
-	srv := netip.MustParseAddrPort("10.0.0.20:502")
+	modbusSession(t, w, netip.MustParseAddrPort("10.0.0.10:40001"), netip.MustParseAddrPort("10.0.0.20:502"))
+}
+
+func modbusSession(t testing.TB, w *synth.Writer, cli, srv netip.AddrPort) {
+	t.Helper()
 	c, err := w.TCP(cli, srv)
 	if err != nil {
 		t.Fatal(err)

@@ -19,7 +19,7 @@ type File struct {
 	size   int64
 	link   LinkType // pcap: the file's link type
 	ng     *pcapgo.NgReader
-	pcap   *pcapgo.Reader
+	pcap   *pcapReader
 	ifLink []LinkType // pcapng: link type per interface index
 	format string
 }
@@ -64,12 +64,12 @@ func OpenFile(path string) (*File, error) {
 		}
 		fl.ng, fl.format = ng, "pcapng"
 	case 0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1:
-		r, err := pcapgo.NewReader(br)
+		r, err := newPcapReader(br)
 		if err != nil {
 			f.Close()
 			return nil, errcode.Wrap(errcode.CaptureFormat, err, "read pcap header of %s", path)
 		}
-		fl.pcap, fl.format, fl.link = r, "pcap", LinkType(r.LinkType())
+		fl.pcap, fl.format, fl.link = r, "pcap", r.link
 	default:
 		f.Close()
 		return nil, errcode.New(errcode.CaptureFormat, "read capture %s: magic %08x is neither pcap nor pcapng", path, m)
@@ -101,9 +101,7 @@ func (fl *File) Next() ([]byte, Info, error) {
 		ci   Info
 	)
 	if fl.pcap != nil {
-		d, gci, e := fl.pcap.ZeroCopyReadPacketData()
-		data, err = d, e
-		ci = Info{Time: gci.Timestamp.UnixNano(), CapLen: gci.CaptureLength, Len: gci.Length, Link: fl.link}
+		data, ci, err = fl.pcap.next()
 	} else {
 		d, gci, e := fl.ng.ZeroCopyReadPacketData()
 		data, err = d, e

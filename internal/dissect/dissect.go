@@ -12,6 +12,9 @@ type Transport uint8
 const (
 	TCP Transport = iota + 1
 	UDP
+	// LLC is IEEE 802.2 over Ethernet (BACnet/Ethernet): the "port" is the
+	// service access point (SAP) and each frame is one datagram.
+	LLC
 )
 
 func (t Transport) String() string {
@@ -20,6 +23,8 @@ func (t Transport) String() string {
 		return "tcp"
 	case UDP:
 		return "udp"
+	case LLC:
+		return "llc"
 	}
 	return "?"
 }

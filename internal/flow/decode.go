@@ -20,6 +20,14 @@ type Packet struct {
 	Flags    uint8 // TCP flags
 	Seq, Ack uint32
 	Payload  []byte
+
+	// When Decode returns Fragment: Proto is the transport of the
+	// datagram (IPv6: the fragment header's next header), Payload the
+	// fragment's bytes at byte FragOff of the datagram, FragMore the More
+	// Fragments flag and FragID the identification (16 bits for IPv4).
+	FragID   uint32
+	FragOff  int
+	FragMore bool
 }
 
 // TCP flags.
@@ -38,10 +46,15 @@ const (
 	OK          Result = iota // TCP or UDP decoded
 	NotIP                     // ARP, LLDP, STP, PROFINET... (not IP)
 	OtherL4                   // IP but neither TCP nor UDP (ICMP, ...)
-	Fragment                  // an IP fragment (not reassembled)
+	Fragment                  // an IP fragment: Packet's Frag fields are set (Table reassembles)
 	Truncated                 // shorter than its headers say (snaplen or damage)
 	UnknownLink               // a link type the decoder does not know
+	LLC                       // 802.2 LLC with BACnet's SAP: IPv 0, Proto and ports the SAP, Src/Dst named from the MACs, Payload the NPDU
 )
+
+// SAPBACnet is the 802.2 service access point of BACnet/Ethernet
+// (ANSI/ASHRAE 135 clause 7).
+const SAPBACnet = 0x82
 
 var be = binary.BigEndian
 
@@ -117,7 +130,44 @@ func Decode(data []byte, lt capture.LinkType, p *Packet) Result {
 	case 0x86dd:
 		return decodeIPv6(b, p)
 	}
+	if etype <= 1500 && lt == capture.LinkEthernet {
+		return decodeLLC(b[:min(int(etype), len(b))], p)
+	}
 	return NotIP
+}
+
+// decodeLLC decodes an 802.3 frame's 802.2 header. Only BACnet's SAP is
+// decoded (STP, NetBIOS and the rest stay NotIP: no flow for them). The
+// endpoints are named by IPv6 addresses made from the MACs, so flows and
+// assets keep one address type: the link-local address of the MAC
+// (modified EUI-64, RFC 4291 appendix A), and ff02::1 (all nodes) for the
+// broadcast MAC or ff02:: plus the MAC for other group MACs.
+func decodeLLC(b []byte, p *Packet) Result {
+	if len(b) < 3 || b[0] != SAPBACnet || b[1] != SAPBACnet || b[2] != 0x03 {
+		return NotIP
+	}
+	p.IPv, p.Proto = 0, SAPBACnet
+	p.Src, p.Dst = macAddr(p.SrcMAC), macAddr(p.DstMAC)
+	p.SrcPort, p.DstPort = SAPBACnet, SAPBACnet
+	p.Flags, p.Seq, p.Ack = 0, 0, 0
+	p.Payload = b[3:]
+	return LLC
+}
+
+func macAddr(m [6]byte) (a [16]byte) {
+	if m[0]&1 != 0 { // group address
+		a[0], a[1] = 0xff, 0x02
+		if m == [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff} {
+			a[15] = 1
+			return a
+		}
+		copy(a[10:], m[:])
+		return a
+	}
+	a[0], a[1] = 0xfe, 0x80
+	a[8], a[9], a[10], a[11], a[12] = m[0]^0x02, m[1], m[2], 0xff, 0xfe
+	a[13], a[14], a[15] = m[3], m[4], m[5]
+	return a
 }
 
 func decodeIPv4(b []byte, p *Packet) Result {
@@ -141,7 +191,12 @@ func decodeIPv4(b []byte, p *Packet) Result {
 	p.Src, p.Dst = [16]byte{}, [16]byte{}
 	copy(p.Src[:4], b[12:16])
 	copy(p.Dst[:4], b[16:20])
-	if be.Uint16(b[6:])&0x3fff != 0 { // MF set or a fragment offset
+	if fo := be.Uint16(b[6:]); fo&0x3fff != 0 { // MF set or a fragment offset
+		if total < ihl || total > len(b) {
+			return Truncated // a cut fragment would make a wrong datagram
+		}
+		p.FragID, p.FragOff, p.FragMore = uint32(be.Uint16(b[4:])), int(fo&0x1fff)*8, fo&0x2000 != 0
+		p.Payload = b[ihl:]
 		return Fragment
 	}
 	return decodeL4(b[ihl:], p)
@@ -158,7 +213,12 @@ func decodeIPv6(b []byte, p *Packet) Result {
 	p.IPv, p.Proto = 6, b[6]
 	copy(p.Src[:], b[8:24])
 	copy(p.Dst[:], b[24:40])
-	b = b[40 : 40+plen]
+	return ip6Chain(b[40:40+plen], p)
+}
+
+// ip6Chain walks the IPv6 extension headers from p.Proto to the
+// transport header (also after reassembly, on the fragmentable part).
+func ip6Chain(b []byte, p *Packet) Result {
 	for range 8 { // extension headers, bounded
 		switch p.Proto {
 		case 0, 43, 60: // hop-by-hop, routing, destination options
@@ -172,6 +232,16 @@ func decodeIPv6(b []byte, p *Packet) Result {
 			}
 			p.Proto, b = b[0], b[(int(b[1])+2)*4:]
 		case 44:
+			if len(b) < 8 {
+				return Truncated
+			}
+			fo := be.Uint16(b[2:])
+			if fo&0xfff9 == 0 { // an atomic fragment (RFC 6946): offset 0, no more
+				p.Proto, b = b[0], b[8:]
+				continue
+			}
+			p.Proto, p.FragID, p.FragOff, p.FragMore = b[0], be.Uint32(b[4:]), int(fo&^7), fo&1 != 0
+			p.Payload = b[8:]
 			return Fragment
 		default:
 			return decodeL4(b, p)

@@ -1,6 +1,9 @@
 // Package flow owns the path from a captured frame to dissector input:
 // a zero-allocation decoder (Ethernet, 802.1Q/QinQ, Linux cooked v1/v2,
-// raw IP, loopback, IPv4, IPv6, TCP, UDP), a flow table keyed by 5-tuple
+// raw IP, loopback, IPv4, IPv6, TCP, UDP, and 802.2 LLC for
+// BACnet/Ethernet), IPv4 and IPv6 fragment reassembly with bounded
+// memory (first fragment wins on overlap; inconsistent overlaps are
+// counted as evasion), a flow table keyed by 5-tuple
 // and VLAN with idle and close timeouts and a bounded size (LRU
 // eviction), TCP reassembly per direction with bounded out-of-order
 // buffering, client/server orientation and the choice of dissector per

@@ -51,6 +51,7 @@ func (p *lineParser) Gap(d dissect.Dir) { p.buf[d] = p.buf[d][:0]; p.gaps++ }
 func init() { dissect.Register(line{}) }
 
 type rec struct {
+	bad   []string // Malformed of each PDU
 	pdus  []string
 	dirs  []dissect.Dir
 	ended []*flow.Flow
@@ -58,6 +59,7 @@ type rec struct {
 
 func (r *rec) PDU(f *flow.Flow, p *dissect.PDU) {
 	r.pdus = append(r.pdus, p.Name)
+	r.bad = append(r.bad, p.Malformed)
 	r.dirs = append(r.dirs, p.Meta.Dir)
 }
 func (r *rec) FlowEnd(f *flow.Flow) { r.ended = append(r.ended, f) }

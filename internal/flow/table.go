@@ -16,6 +16,10 @@ type Config struct {
 	MaxFlowBuffer int           // out-of-order bytes buffered per TCP direction (default 256 KiB)
 	MaxBuffer     int           // out-of-order bytes buffered over all flows (default 64 MiB)
 	MaxSegments   int           // out-of-order segments per TCP direction (default 256)
+
+	MaxFragDatagrams int           // IP datagrams in reassembly at once; the oldest is dropped beyond it (default 1024)
+	MaxFragBytes     int           // bytes held by IP datagrams in reassembly (default 8 MiB)
+	FragTimeout      time.Duration // an IP datagram not complete this long after its first fragment is dropped (default 30 s, as Linux)
 }
 
 func (c *Config) defaults() {
@@ -36,6 +40,15 @@ func (c *Config) defaults() {
 	}
 	if c.MaxSegments <= 0 {
 		c.MaxSegments = 256
+	}
+	if c.MaxFragDatagrams <= 0 {
+		c.MaxFragDatagrams = 1024
+	}
+	if c.MaxFragBytes <= 0 {
+		c.MaxFragBytes = 8 << 20
+	}
+	if c.FragTimeout <= 0 {
+		c.FragTimeout = 30 * time.Second
 	}
 }
 
@@ -63,7 +76,8 @@ var endNames = [...]string{"open", "closed", "idle", "evicted", "flushed"}
 func (e End) String() string { return endNames[e] }
 
 // Key identifies a flow: the two endpoints in a canonical order, the
-// transport and the VLAN tags.
+// transport and the VLAN tags. BACnet/Ethernet flows have IPv 0, Proto
+// and ports the LLC SAP and addresses made from the MACs (see decodeLLC).
 type Key struct {
 	A, B   [16]byte
 	PA, PB uint16
@@ -89,6 +103,7 @@ type Flow struct {
 	MAC            [2][6]byte // Ethernet source address of each direction's last frame, zero when unknown
 	Flags          [2]uint8   // TCP flags seen in each direction, ORed (port scans: a SYN and no payload)
 	FirstFrame     uint64     // frame number of the flow's first packet, for evidence
+	FragOverlaps   uint64     // IP datagrams of the flow reassembled from overlapping or inconsistent fragments (evasion)
 	End            End
 
 	// User is free for the handler (e.g. per-flow state of an observer).
@@ -111,19 +126,27 @@ type Stats struct {
 	Frames      uint64 // frames given to Packet
 	NotIP       uint64
 	OtherL4     uint64
-	Fragments   uint64
-	Truncated   uint64
-	UnknownLink uint64
-	Flows       uint64 // flows created
-	Dissected   uint64 // flows with a dissector
-	Evicted     uint64
-	Expired     uint64
-	Retransmits uint64 // TCP segments carrying only bytes already delivered
-	OutOfOrder  uint64 // TCP segments buffered
-	Gaps        uint64 // holes skipped (Parser.Gap calls)
-	GapBytes    uint64
-	Overflows   uint64 // gaps forced by a full buffer
-	Buffered    int    // out-of-order bytes held now
+	Fragments   uint64 // IP fragments (frames)
+	Reassembled uint64 // IP datagrams reassembled from fragments
+	// Fragments that overlap bytes already held (other than an exact
+	// duplicate) or contradict the datagram's end: an evasion indicator.
+	FragOverlaps   uint64
+	FragDuplicates uint64 // fragments received twice, identical
+	FragBad        uint64 // fragments no host accepts: empty, past 64 KiB, a middle one not a multiple of 8 bytes
+	FragTimeouts   uint64 // incomplete datagrams dropped after Config.FragTimeout
+	FragDropped    uint64 // incomplete datagrams dropped by the MaxFragDatagrams or MaxFragBytes bound
+	Truncated      uint64
+	UnknownLink    uint64
+	Flows          uint64 // flows created
+	Dissected      uint64 // flows with a dissector
+	Evicted        uint64
+	Expired        uint64
+	Retransmits    uint64 // TCP segments carrying only bytes already delivered
+	OutOfOrder     uint64 // TCP segments buffered
+	Gaps           uint64 // holes skipped (Parser.Gap calls)
+	GapBytes       uint64
+	Overflows      uint64 // gaps forced by a full buffer
+	Buffered       int    // out-of-order bytes held now
 }
 
 // Table is a flow table. It is not safe for concurrent use: one table per
@@ -145,6 +168,26 @@ type Table struct {
 	cur     *Flow
 	emitFn  func(*dissect.PDU)
 	meta    dissect.Meta
+	frag    defrag
+	evasive bool // the packet being handled is a datagram with overlapping fragments
+	// cache is a direct-mapped cache of flows in front of the map: most
+	// packets find their flow here at the cost of one key comparison,
+	// where the map hashes 42 bytes and compares them too.
+	cache [cacheSize]*Flow
+}
+
+const cacheSize = 4096
+
+// slot is the cache index of a key: a cheap mix of the bytes that differ
+// between flows (ports, the low address bytes), symmetric by construction
+// since the key is canonical.
+func (k *Key) slot() uint32 {
+	h := uint32(k.PA)<<16 | uint32(k.PB)
+	h ^= uint32(k.A[15]) | uint32(k.A[14])<<8 | uint32(k.B[15])<<16 | uint32(k.B[14])<<24
+	h ^= (uint32(k.A[3]) | uint32(k.A[2])<<8 | uint32(k.B[3])<<16 | uint32(k.B[2])<<24) * 0x85ebca6b
+	h ^= uint32(k.VLAN[0])<<7 ^ uint32(k.Proto)
+	h *= 0x9e3779b1
+	return h >> (32 - 12)
 }
 
 // NewTable returns a table that gives flows to the dissectors registered
@@ -180,6 +223,11 @@ func (t *Table) Packet(data []byte, ci capture.Info, frame uint64) {
 	p := &t.pkt
 	switch Decode(data, ci.Link, p) {
 	case OK:
+	case LLC:
+		if t.ports[dissect.Port{T: dissect.LLC, Port: SAPBACnet}] == nil {
+			t.stats.NotIP++
+			return
+		}
 	case NotIP:
 		t.stats.NotIP++
 		return
@@ -188,6 +236,27 @@ func (t *Table) Packet(data []byte, ci capture.Info, frame uint64) {
 		return
 	case Fragment:
 		t.stats.Fragments++
+		d := t.fragment(p)
+		if d == nil {
+			return
+		}
+		p.Proto = d.proto
+		var r Result
+		if p.IPv == 6 {
+			r = ip6Chain(d.buf, p)
+		} else {
+			r = decodeL4(d.buf, p)
+		}
+		if r == OK {
+			t.evasive = d.overlap
+			t.transport(p, ci, frame)
+			t.evasive = false
+		} else if r == Truncated {
+			t.stats.Truncated++
+		} else {
+			t.stats.OtherL4++
+		}
+		t.release(d)
 		return
 	case Truncated:
 		t.stats.Truncated++
@@ -196,6 +265,11 @@ func (t *Table) Packet(data []byte, ci capture.Info, frame uint64) {
 		t.stats.UnknownLink++
 		return
 	}
+	t.transport(p, ci, frame)
+}
+
+// transport runs a decoded TCP or UDP packet through its flow.
+func (t *Table) transport(p *Packet, ci capture.Info, frame uint64) {
 	if t.now-t.sweep >= int64(time.Second) {
 		t.expire()
 		t.sweep = t.now
@@ -208,7 +282,14 @@ func (t *Table) Packet(data []byte, ci capture.Info, frame uint64) {
 	} else {
 		k.A, k.PA, k.B, k.PB = p.Dst, p.DstPort, p.Src, p.SrcPort
 	}
-	f := t.flows[k]
+	slot := k.slot()
+	f := t.cache[slot]
+	if f == nil || f.Key != k {
+		f = t.flows[k]
+		if f != nil {
+			t.cache[slot] = f
+		}
+	}
 	if f != nil && f.End == Closed && p.Flags&(SYN|ACK) == SYN {
 		// A new connection on the same 4-tuple after a close.
 		t.remove(f)
@@ -216,11 +297,15 @@ func (t *Table) Packet(data []byte, ci capture.Info, frame uint64) {
 	}
 	if f == nil {
 		f = t.newFlow(&k, p, fromA)
+		t.cache[slot] = f
 		f.FirstFrame = frame
 	} else {
 		t.touch(f)
 	}
 	f.Last = ci.Time
+	if t.evasive {
+		f.FragOverlaps++
+	}
 	if !f.probed && len(p.Payload) > 0 && f.End != Closed {
 		t.probe(f, fromA, p.Payload)
 	}
@@ -237,7 +322,7 @@ func (t *Table) Packet(data []byte, ci capture.Info, frame uint64) {
 		return
 	}
 	t.cur = f
-	if f.T == dissect.UDP {
+	if f.T != dissect.TCP {
 		if len(p.Payload) > 0 {
 			t.deliver(f, dir, p.Payload)
 		}
@@ -270,7 +355,9 @@ func (t *Table) newFlow(k *Key, p *Packet, fromA bool) *Flow {
 	t.nextID++
 	t.stats.Flows++
 	f := &Flow{ID: t.nextID, Key: *k, First: t.now, T: dissect.UDP}
-	if p.Proto == 6 {
+	if p.IPv == 0 {
+		f.T = dissect.LLC
+	} else if p.Proto == 6 {
 		f.T = dissect.TCP
 	}
 	if p.VLAN[0] != 0 {
@@ -356,6 +443,9 @@ func (t *Table) deliver(f *Flow, dir dissect.Dir, b []byte) {
 }
 
 func (t *Table) emit(p *dissect.PDU) {
+	if t.evasive && p.Malformed == "" {
+		p.Malformed = "ip fragments overlap inconsistently"
+	}
 	t.cur.PDUs++
 	t.h.PDU(t.cur, p)
 }
@@ -416,6 +506,9 @@ func (t *Table) finish(f *Flow, e End) {
 
 func (t *Table) remove(f *Flow) {
 	t.unlink(f)
+	if s := f.Key.slot(); t.cache[s] == f {
+		t.cache[s] = nil
+	}
 	if t.flows[f.Key] == f {
 		delete(t.flows, f.Key)
 	}

@@ -1,14 +1,15 @@
 // Package synth writes capture files from conversations: tests and
 // benchmarks encode protocol messages with otlink's codecs and get a pcap
 // that the pipeline and tshark both read. Ethernet, IPv4 or IPv6, TCP with
-// a handshake, sequence and acknowledgement numbers, and UDP; checksums
-// are correct. It must not be used on a live network: it only writes files.
+// a handshake, sequence and acknowledgement numbers, and UDP, optionally
+// in IP fragments; checksums are correct. It must not be used on a live network: it only writes files.
 package synth
 
 import (
 	"encoding/binary"
 	"io"
 	"net/netip"
+	"slices"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
@@ -21,8 +22,16 @@ type Writer struct {
 	Time int64 // capture time of the next frame, Unix ns
 	Step int64 // added to Time after each frame (default 100 µs)
 	VLAN uint16
-	buf  []byte
-	n    int
+	// FragSize, when 8 or more, splits every IP packet whose transport
+	// segment is longer into fragments of FragSize bytes (rounded down to
+	// a multiple of 8), as a router with a small MTU would.
+	FragSize int
+	// FragReverse writes the fragments last first (reordering on the way).
+	FragReverse bool
+	buf         []byte
+	seg         []byte
+	ipID        uint32
+	n           int
 }
 
 // NewWriter writes the pcap file header to w.
@@ -50,45 +59,104 @@ func mac(a netip.Addr) []byte {
 	return []byte{0x02, 0x00, b[12], b[13], b[14], b[15]}
 }
 
-// packet builds Ethernet + IP + L4 header + payload and writes it.
+// packet builds the L4 segment (header + payload, checksum set) and
+// writes it in one IP packet, or in fragments when FragSize asks.
 func (w *Writer) packet(src, dst netip.AddrPort, proto uint8, l4 []byte, payload []byte) error {
-	b := w.buf[:0]
-	b = append(b, mac(dst.Addr())...)
-	b = append(b, mac(src.Addr())...)
-	if w.VLAN != 0 {
-		b = append(b, 0x81, 0x00, byte(w.VLAN>>8), byte(w.VLAN))
-	}
-	l4len := len(l4) + len(payload)
-	var pseudo uint32
-	if src.Addr().Is4() {
-		b = append(b, 0x08, 0x00)
-		ip := len(b)
-		b = append(b, 0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, proto, 0, 0)
-		binary.BigEndian.PutUint16(b[ip+2:], uint16(20+l4len))
-		s, d := src.Addr().As4(), dst.Addr().As4()
-		b = append(b, s[:]...)
-		b = append(b, d[:]...)
-		binary.BigEndian.PutUint16(b[ip+10:], ^fold(sum(b[ip:ip+20], 0)))
-		pseudo = sum(b[ip+12:ip+20], uint32(proto)+uint32(l4len))
-	} else {
-		b = append(b, 0x86, 0xdd, 0x60, 0, 0, 0, byte(l4len>>8), byte(l4len), proto, 64)
-		s, d := src.Addr().As16(), dst.Addr().As16()
-		b = append(b, s[:]...)
-		b = append(b, d[:]...)
-		pseudo = sum(b[len(b)-32:], uint32(proto)+uint32(l4len))
-	}
-	l := len(b)
-	b = append(b, l4...)
-	b = append(b, payload...)
+	seg := append(append(w.seg[:0], l4...), payload...)
+	w.seg = seg
 	ck := 16
 	if proto == 17 {
 		ck = 6
 	}
-	c := ^fold(sum(b[l:], pseudo))
+	c := ^fold(sum(seg, pseudo(src.Addr(), dst.Addr(), proto, len(seg))))
 	if c == 0 && proto == 17 {
 		c = 0xffff
 	}
-	binary.BigEndian.PutUint16(b[l+ck:], c)
+	binary.BigEndian.PutUint16(seg[ck:], c)
+	if w.FragSize < 8 || len(seg) <= w.FragSize {
+		return w.ip(src.Addr(), dst.Addr(), proto, 0, -1, false, seg)
+	}
+	w.ipID++
+	step := w.FragSize &^ 7
+	order := make([]int, 0, len(seg)/step+1)
+	for off := 0; off < len(seg); off += step {
+		order = append(order, off)
+	}
+	if w.FragReverse {
+		slices.Reverse(order)
+	}
+	for _, off := range order {
+		end := min(off+step, len(seg))
+		if err := w.Fragment(src.Addr(), dst.Addr(), proto, w.ipID, off, end < len(seg), seg[off:end]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Fragment writes one IP fragment carrying data at byte offset off (a
+// multiple of 8) of datagram id; more is the More Fragments flag. For
+// tests of reassembly, overlaps and evasion; checksums of the datagram
+// are the caller's business.
+func (w *Writer) Fragment(src, dst netip.Addr, proto uint8, id uint32, off int, more bool, data []byte) error {
+	return w.ip(src, dst, proto, id, off, more, data)
+}
+
+func pseudo(src, dst netip.Addr, proto uint8, n int) uint32 {
+	if src.Is4() {
+		s, d := src.As4(), dst.As4()
+		return sum(d[:], sum(s[:], uint32(proto)+uint32(n)))
+	}
+	s, d := src.As16(), dst.As16()
+	return sum(d[:], sum(s[:], uint32(proto)+uint32(n)))
+}
+
+// ip writes Ethernet + IP header + body; off < 0 writes an unfragmented
+// packet, else a fragment at off with id and the More Fragments flag.
+func (w *Writer) ip(src, dst netip.Addr, proto uint8, id uint32, off int, more bool, body []byte) error {
+	b := w.buf[:0]
+	b = append(b, mac(dst)...)
+	b = append(b, mac(src)...)
+	if w.VLAN != 0 {
+		b = append(b, 0x81, 0x00, byte(w.VLAN>>8), byte(w.VLAN))
+	}
+	if src.Is4() {
+		b = append(b, 0x08, 0x00)
+		ip := len(b)
+		b = append(b, 0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, proto, 0, 0)
+		binary.BigEndian.PutUint16(b[ip+2:], uint16(20+len(body)))
+		if off >= 0 {
+			fo := uint16(off / 8)
+			if more {
+				fo |= 0x2000
+			}
+			binary.BigEndian.PutUint16(b[ip+4:], uint16(id))
+			binary.BigEndian.PutUint16(b[ip+6:], fo)
+		}
+		s, d := src.As4(), dst.As4()
+		b = append(b, s[:]...)
+		b = append(b, d[:]...)
+		binary.BigEndian.PutUint16(b[ip+10:], ^fold(sum(b[ip:ip+20], 0)))
+	} else {
+		n := len(body)
+		next := proto
+		if off >= 0 {
+			n += 8
+			next = 44
+		}
+		b = append(b, 0x86, 0xdd, 0x60, 0, 0, 0, byte(n>>8), byte(n), next, 64)
+		s, d := src.As16(), dst.As16()
+		b = append(b, s[:]...)
+		b = append(b, d[:]...)
+		if off >= 0 {
+			fo := uint16(off) &^ 7
+			if more {
+				fo |= 1
+			}
+			b = append(b, proto, 0, byte(fo>>8), byte(fo), byte(id>>24), byte(id>>16), byte(id>>8), byte(id))
+		}
+	}
+	b = append(b, body...)
 	w.buf = b
 	return w.Frame(b)
 }

@@ -39,7 +39,7 @@ var unconfirmedNames = [...]string{
 	"unconfirmedAuditNotification", "who-Am-I", "you-Are",
 }
 
-var confirmedActions = map[byte]dissect.Action{
+var confirmedActions = [256]dissect.Action{
 	0: dissect.ActWrite, 1: dissect.ActData, 2: dissect.ActData, 3: dissect.ActRead, 4: dissect.ActRead,
 	5: dissect.ActSubscribe, 6: dissect.ActUpload, 7: dissect.ActDownload, 8: dissect.ActWrite,
 	9: dissect.ActWrite, 10: dissect.ActWrite, 11: dissect.ActWrite, 12: dissect.ActRead, 13: dissect.ActRead,
@@ -49,7 +49,7 @@ var confirmedActions = map[byte]dissect.Action{
 	31: dissect.ActData, 32: dissect.ActData, 33: dissect.ActRead,
 }
 
-var unconfirmedActions = map[byte]dissect.Action{
+var unconfirmedActions = [256]dissect.Action{
 	0: dissect.ActIdentify, 1: dissect.ActIdentify, 2: dissect.ActData, 3: dissect.ActData,
 	6: dissect.ActTimeSet, 7: dissect.ActIdentify, 8: dissect.ActIdentify, 9: dissect.ActTimeSet,
 	10: dissect.ActWrite, 11: dissect.ActData, 12: dissect.ActData, 13: dissect.ActIdentify, 14: dissect.ActIdentify,
@@ -122,7 +122,12 @@ func (p *parser) apdu(b []byte) {
 	p.pdu.Action = confirmedActions[svc]
 	p.pdu.Name = serviceName(confirmedNames[:], svc)
 	if typ != confirmedReq {
-		p.pdu.Name += " " + apduNames[typ]
+		k := 1<<63 | uint64(typ)<<8 | uint64(svc)
+		if n := p.names.Get(k); n != "" {
+			p.pdu.Name = n
+		} else {
+			p.pdu.Name = p.names.Put(k, p.pdu.Name+" "+apduNames[typ])
+		}
 	}
 	if typ == errorPDU {
 		p.pdu.Exception = errorCode(body)

@@ -23,8 +23,11 @@ type Dissector struct{}
 // Proto returns "bacnet".
 func (Dissector) Proto() string { return Proto }
 
-// Ports returns UDP 47808 (0xBAC0).
-func (Dissector) Ports() []dissect.Port { return []dissect.Port{{T: dissect.UDP, Port: 47808}} }
+// Ports returns UDP 47808 (0xBAC0) and, for BACnet/Ethernet, the 802.2
+// SAP 0x82 (ANSI/ASHRAE 135 clause 7: LLC type 1, DSAP = SSAP = 0x82).
+func (Dissector) Ports() []dissect.Port {
+	return []dissect.Port{{T: dissect.UDP, Port: 47808}, {T: dissect.LLC, Port: 0x82}}
+}
 
 // Probe accepts a datagram whose BVLC header is type 0x81, a known
 // function and a length equal to the datagram's, carrying NPDU version 1
@@ -46,14 +49,16 @@ func (Dissector) Probe(t dissect.Transport, b []byte) bool {
 func (Dissector) NewParser() dissect.Parser { return &parser{} }
 
 type parser struct {
-	pdu  dissect.PDU
-	objs []dissect.Object
+	pdu   dissect.PDU
+	objs  []dissect.Object
+	vals  []float64 // backing of the objects' values, reused per PDU
+	names dissect.Strings
 }
 
 // Gap does nothing: BACnet/IP is datagrams, each parsed on its own.
 func (p *parser) Gap(dissect.Dir) {}
 
-var bvlcNames = map[byte]string{
+var bvlcNames = [256]string{
 	0x00: "BVLC-Result", 0x01: "Write-Broadcast-Distribution-Table", 0x02: "Read-Broadcast-Distribution-Table",
 	0x03: "Read-Broadcast-Distribution-Table-Ack", 0x04: "Forwarded-NPDU", 0x05: "Register-Foreign-Device",
 	0x06: "Read-Foreign-Device-Table", 0x07: "Read-Foreign-Device-Table-Ack", 0x08: "Delete-Foreign-Device-Table-Entry",
@@ -64,7 +69,12 @@ var bvlcNames = map[byte]string{
 func (p *parser) Data(m dissect.Meta, b []byte, emit func(*dissect.PDU)) {
 	p.pdu = dissect.PDU{Proto: Proto, Meta: m, Counting: dissect.CountNone}
 	p.objs = p.objs[:0]
+	p.vals = p.vals[:0]
 	defer func() { emit(&p.pdu) }()
+	if m.T == dissect.LLC {
+		p.npdu(b) // BACnet/Ethernet: the NPDU follows the LLC header, no BVLC
+		return
+	}
 	if len(b) < 4 || b[0] != 0x81 {
 		p.pdu.Malformed = "not a bvlc header (type 0x81)"
 		return
@@ -157,7 +167,7 @@ func (p *parser) npdu(b []byte) {
 	p.apdu(b[off:])
 }
 
-var netNames = map[byte]string{
+var netNames = [256]string{
 	0: "Who-Is-Router-To-Network", 1: "I-Am-Router-To-Network", 2: "I-Could-Be-Router-To-Network",
 	3: "Reject-Message-To-Network", 4: "Router-Busy-To-Network", 5: "Router-Available-To-Network",
 	6: "Initialize-Routing-Table", 7: "Initialize-Routing-Table-Ack", 8: "Establish-Connection-To-Network",

@@ -18,6 +18,9 @@ func parse(t *testing.T, b []byte) dissect.PDU {
 	Dissector{}.NewParser().Data(dissect.Meta{T: dissect.UDP}, b, func(p *dissect.PDU) {
 		q := *p
 		q.Objects = append([]dissect.Object(nil), p.Objects...)
+		for i := range q.Objects { // the parser reuses the values' memory
+			q.Objects[i].Values = append([]float64(nil), q.Objects[i].Values...)
+		}
 		got = append(got, q)
 	})
 	if len(got) != 1 {

@@ -53,13 +53,23 @@ func (p *parser) property(body []byte, multiple, ack bool) {
 				return
 			}
 			prop := t.uint()
-			p.objs = append(p.objs, dissect.Object{Space: objectTypeName(objType) + " " + propertyName(prop), Start: inst, Count: 1})
+			k := uint64(objType)<<32 | uint64(prop)
+			sp := p.names.Get(k)
+			if sp == "" {
+				sp = p.names.Put(k, objectTypeName(objType)+" "+propertyName(prop))
+			}
+			p.objs = append(p.objs, dissect.Object{Space: sp, Start: inst, Count: 1})
 			haveVal = false
 		case depth == propDepth+1 && !t.context && !haveVal && len(p.objs) > 0:
 			haveVal = true
 			o := &p.objs[len(p.objs)-1]
 			if v, ok := t.number(); ok {
-				o.Values = []float64{v}
+				if cap(p.vals) == 0 {
+					p.vals = make([]float64, 0, maxObjects)
+				}
+				p.vals = append(p.vals, v)
+				n := len(p.vals)
+				o.Values = p.vals[n-1 : n : n]
 			}
 			if objType == deviceType && ack {
 				p.deviceProperty(o.Space, t)

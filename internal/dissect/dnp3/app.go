@@ -19,7 +19,7 @@ const (
 	fcAuthResp = 131
 )
 
-var funcNames = map[byte]string{
+var funcNames = [256]string{
 	0: "Confirm", 1: "Read", 2: "Write", 3: "Select", 4: "Operate", 5: "Direct Operate",
 	6: "Direct Operate No Ack", 7: "Immediate Freeze", 8: "Immediate Freeze No Ack",
 	9: "Freeze and Clear", 10: "Freeze and Clear No Ack", 11: "Freeze at Time",
@@ -33,7 +33,7 @@ var funcNames = map[byte]string{
 	129: "Response", 130: "Unsolicited Response", 131: "Authentication Response",
 }
 
-var funcActions = map[byte]dissect.Action{
+var funcActions = [256]dissect.Action{
 	1: dissect.ActRead, 2: dissect.ActWrite, 3: dissect.ActWrite, 4: dissect.ActWrite,
 	5: dissect.ActWrite, 6: dissect.ActWrite, 13: dissect.ActRestart, 14: dissect.ActRestart,
 	15: dissect.ActRestart, 16: dissect.ActRestart, 17: dissect.ActStart, 18: dissect.ActStop,
@@ -141,7 +141,22 @@ func (p *parser) objects(fc byte, b []byte) {
 		if noData || rng == 6 || g == 60 || count == 0 {
 			continue
 		}
+		// Values go into the parser's buffer, not a new slice per object.
+		if cap(p.vals) == 0 {
+			p.vals = make([]float64, 0, 2*maxValues)
+		}
+		n0 := len(p.vals)
+		p.objs[i].Values = p.vals[n0:n0]
 		n, ok := p.data(fc, g, v, prefix, count, b[off:], &p.objs[i])
+		if o := &p.objs[i]; len(o.Values) == 0 {
+			o.Values = nil
+		} else if k := len(o.Values); n0+k <= cap(p.vals) && &o.Values[0] == &p.vals[:n0+1][n0] {
+			p.vals = p.vals[:n0+k]
+			o.Values = p.vals[n0 : n0+k : n0+k]
+		} else { // grew past the buffer: keep a bigger buffer for next time
+			p.vals = append(p.vals[:n0], o.Values...)
+			o.Values = p.vals[n0 : n0+k : n0+k]
+		}
 		if !ok {
 			return
 		}
@@ -308,8 +323,11 @@ func (p *parser) value(g, v byte, b []byte, o *dissect.Object) {
 			x = 0
 		}
 	default:
-		f, ok := numeric[uint16(g)<<8|uint16(v)]
-		if !ok || int(f.off)+int(f.kind&0x0f) > len(b) {
+		var f field
+		if t := numericTab[g]; int(v) < len(t) {
+			f = t[v]
+		}
+		if f.kind == 0 || int(f.off)+int(f.kind&0x0f) > len(b) {
 			return
 		}
 		x = f.read(b[f.off:])
@@ -345,18 +363,14 @@ func printable(b []byte) string {
 // Names are cached per parser (bounded: group and variation are bytes).
 func (p *parser) space(g, v byte) string {
 	k := uint16(g)<<8 | uint16(v)
-	if s, ok := p.spaces[k]; ok {
+	if s := p.spaces.Get(uint64(k)); s != "" {
 		return s
 	}
 	s := fmt.Sprintf("g%dv%d", g, v)
 	if n := groupName(g, v); n != "" {
 		s += " " + n
 	}
-	if p.spaces == nil {
-		p.spaces = map[uint16]string{}
-	}
-	p.spaces[k] = s
-	return s
+	return p.spaces.Put(uint64(k), s)
 }
 
 func groupName(g, v byte) string {
@@ -378,7 +392,7 @@ func groupName(g, v byte) string {
 	return groupNames[g]
 }
 
-var groupNames = map[byte]string{
+var groupNames = [256]string{
 	0: "device attributes", 1: "binary input", 2: "binary input event", 3: "double-bit input",
 	4: "double-bit input event", 10: "binary output", 11: "binary output event",
 	13: "binary output command event", 20: "counter", 21: "frozen counter", 22: "counter event",
@@ -456,8 +470,31 @@ func sizeOf(g, v byte) int {
 	case 110, 111, 112, 113: // octet strings: the variation is the length
 		return int(v)
 	}
-	return int(sizes[gv(g, v)])
+	if t := sizesTab[g]; int(v) < len(t) {
+		return int(t[v])
+	}
+	return 0
 }
+
+// numericTab and sizesTab index numeric and sizes by group, then
+// variation: two slice lookups per object instead of a map's hash.
+var numericTab, sizesTab = func() (n [256][]field, s [256][]uint8) {
+	for k, f := range numeric {
+		g, v := k>>8, int(k&0xff)
+		for len(n[g]) <= v {
+			n[g] = append(n[g], field{})
+		}
+		n[g][v] = f
+	}
+	for k, z := range sizes {
+		g, v := k>>8, int(k&0xff)
+		for len(s[g]) <= v {
+			s[g] = append(s[g], 0)
+		}
+		s[g][v] = z
+	}
+	return n, s
+}()
 
 var sizes = map[uint16]uint8{
 	gv(1, 2): 1, gv(2, 1): 1, gv(2, 2): 7, gv(2, 3): 3, gv(3, 2): 1, gv(4, 1): 1, gv(4, 2): 7, gv(4, 3): 3,

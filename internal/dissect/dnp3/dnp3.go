@@ -64,7 +64,7 @@ type parser struct {
 	objs   []dissect.Object
 	vals   []float64
 	ident  map[string]string
-	spaces map[uint16]string
+	spaces dissect.Strings // object type names by group and variation
 }
 
 func (p *parser) Gap(dir dissect.Dir) {

@@ -37,6 +37,9 @@ type collector struct{ pdus []dissect.PDU }
 func (c *collector) emit(p *dissect.PDU) {
 	q := *p
 	q.Objects = append([]dissect.Object(nil), p.Objects...)
+	for i := range q.Objects { // the parser reuses the values' memory
+		q.Objects[i].Values = append([]float64(nil), q.Objects[i].Values...)
+	}
 	c.pdus = append(c.pdus, q)
 }
 

@@ -32,6 +32,11 @@ func TestSharedActionsAndIdentity(t *testing.T) {
 		{"iti__EIP-RemoteModeChangeAttempt.pcap", dissect.ActStop},
 		{"iti__EIP-RebootorRestart.pcap", dissect.ActRestart},
 		{"iti__EIP-SoftwareUpload.pcap", dissect.ActConnect},
+		// Rockwell routine transfers on vendor class 0x6A: Upload Transfer
+		// 0x4F, and a program download (Create, Download Transfer 0x50)
+		// ahead of the restart.
+		{"iti__EIP-SoftwareUpload.pcap", dissect.ActUpload},
+		{"iti__EIP-RebootorRestart.pcap", dissect.ActDownload},
 		{"cisa__set_attribute_single_service_cip.pcapng", dissect.ActWrite},
 		{"cisa__enip_cip_example.pcap", dissect.ActRead},
 	} {
@@ -101,6 +106,70 @@ func TestNestedServices(t *testing.T) {
 	}
 	if len(objs) != 4 || objs[2] != "class 1 instance 1" || objs[3] != "class 142 instance 1" {
 		t.Errorf("objects %q", objs)
+	}
+}
+
+// TestMultipleServiceReplyPaired: the embedded replies of a Multiple
+// Service Packet take the action and object of the embedded request at
+// the same index, also over the connected transport.
+func TestMultipleServiceReplyPaired(t *testing.T) {
+	get := []byte{0x0E, 0x03, 0x20, 0x01, 0x24, 0x01, 0x30, 0x07} // Get_Attribute_Single 1/1/7
+	up := []byte{0x4F, 0x04, 0x20, 0x68, 0x25, 0x00, 0x20, 0x24, 0x20, 0x6A, 0x25, 0x00, 0xFA, 0x1B, 0, 0, 0, 0}
+	msp := func(svc byte, parts ...[]byte) []byte {
+		b := []byte{svc, 0x02, 0x20, 0x02, 0x24, 0x01}
+		if svc&0x80 != 0 {
+			b = []byte{svc, 0, 0, 0}
+		}
+		off := 2 + 2*len(parts)
+		b = append(b, byte(len(parts)), 0)
+		for _, q := range parts {
+			b = append(b, byte(off), byte(off>>8))
+			off += len(q)
+		}
+		for _, q := range parts {
+			b = append(b, q...)
+		}
+		return b
+	}
+	frame := func(cip []byte) []byte {
+		c := []byte{0, 0, 0, 0, 0, 0, 2, 0, 0xA1, 0, 4, 0, 1, 0, 0, 0, 0xB1, 0, byte(2 + len(cip)), 0, 7, 0}
+		c = append(c, cip...)
+		h := make([]byte, encapHeader)
+		binary.LittleEndian.PutUint16(h, cmdSendUnitData)
+		binary.LittleEndian.PutUint16(h[2:], uint16(len(c)))
+		return append(h, c...)
+	}
+	req := frame(msp(0x0A, get, up))
+	rep := frame(msp(0x8A, []byte{0x8E, 0, 0, 0, 5, 0}, []byte{0xCF, 0, 0, 0, 'r', 'u', 'n', 'g'}))
+	p := Dissector{}.NewParser()
+	type got struct {
+		fn  uint32
+		act dissect.Action
+		obj string
+	}
+	var out []got
+	emit := func(d *dissect.PDU) {
+		if d.Malformed != "" {
+			t.Fatalf("malformed: %s", d.Malformed)
+		}
+		g := got{fn: d.Function, act: d.Action}
+		if len(d.Objects) > 0 {
+			g.obj = d.Objects[0].Space
+		}
+		if d.Counting == dissect.CountFunction && d.Response {
+			out = append(out, g)
+		}
+	}
+	p.Data(dissect.Meta{Dir: dissect.ToServer, T: dissect.TCP}, req, emit)
+	p.Data(dissect.Meta{Dir: dissect.ToClient, T: dissect.TCP}, rep, emit)
+	want := []got{{0x0A, dissect.ActOther, "class 2"}, {0x0E, dissect.ActIdentify, "class 1"}, {0x4F, dissect.ActUpload, "class 106"}}
+	if len(out) != len(want) {
+		t.Fatalf("replies %+v, want %+v", out, want)
+	}
+	for i := range want {
+		if out[i] != want[i] {
+			t.Fatalf("replies %+v, want %+v", out, want)
+		}
 	}
 }
 

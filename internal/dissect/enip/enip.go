@@ -30,7 +30,10 @@ const (
 	maxEmbedded = 256
 	// pending bounds the requests remembered to pair responses with.
 	pending = 16
-	maxVals = 64
+	// maxPaired bounds the embedded requests of one Multiple Service
+	// Packet remembered to pair the embedded replies with.
+	maxPaired = 64
+	maxVals   = 64
 )
 
 // Encapsulation commands.
@@ -45,7 +48,16 @@ const (
 	cmdSendUnitData      = 0x70
 )
 
-var cmdNames = map[uint16]string{
+// cmdName names an encapsulation command: the commands are few and small
+// numbers, so an array serves where a map would hash per message.
+func cmdName(c uint16) string {
+	if c < uint16(len(cmdNameTab)) {
+		return cmdNameTab[c]
+	}
+	return ""
+}
+
+var cmdNameTab = [cmdSendUnitData + 1]string{
 	cmdNOP: "NOP", cmdListServices: "ListServices", cmdListIdentity: "ListIdentity",
 	cmdListInterfaces: "ListInterfaces", cmdRegisterSession: "RegisterSession",
 	cmdUnregisterSession: "UnregisterSession", cmdSendRRData: "SendRRData", cmdSendUnitData: "SendUnitData",
@@ -90,7 +102,10 @@ func plausibleHeader(b []byte) bool {
 	if len(b) < encapHeader {
 		return false
 	}
-	if _, ok := cmdNames[binary.LittleEndian.Uint16(b)]; !ok {
+	switch binary.LittleEndian.Uint16(b) {
+	case cmdNOP, cmdListServices, cmdListIdentity, cmdListInterfaces, cmdRegisterSession,
+		cmdUnregisterSession, cmdSendRRData, cmdSendUnitData:
+	default:
 		return false
 	}
 	return binary.LittleEndian.Uint32(b[20:]) == 0 // options
@@ -113,6 +128,16 @@ type request struct {
 	inst    uint32
 	stamp   uint32
 	noClass bool
+	// msp holds the embedded requests of a Multiple Service Packet, in
+	// order: the reply carries the replies in the same order.
+	msp []embedded
+}
+
+type embedded struct {
+	svc     byte
+	noClass bool
+	class   uint32
+	inst    uint32
 }
 
 type parser struct {
@@ -121,10 +146,19 @@ type parser struct {
 	clock uint32
 	// pairNext says the next request is embedded in an Unconnected Send.
 	pairNext bool
-	pdu      dissect.PDU
-	objs     [1]dissect.Object
-	vals     []float64
-	id       map[string]string
+	// collect, while the embedded requests of a remembered Multiple
+	// Service Packet at depth collectDepth are dissected, receives them.
+	collect      *request
+	collectDepth int
+	// paired, while the embedded replies of a Multiple Service Packet at
+	// depth 1 are dissected, holds the requests; pairIdx is the current.
+	paired  []embedded
+	pairIdx int
+	names   dissect.Strings
+	pdu     dissect.PDU
+	objs    [1]dissect.Object
+	vals    []float64
+	id      map[string]string
 }
 
 func (p *parser) Gap(d dissect.Dir) {
@@ -214,7 +248,7 @@ func (p *parser) header(m dissect.Meta, s *stream, h []byte, emit func(*dissect.
 		p.reset(m)
 		p.pdu.Function = uint32(binary.LittleEndian.Uint16(h))
 		p.pdu.Counting = dissect.CountCommand
-		p.pdu.Name = cmdNames[uint16(p.pdu.Function)]
+		p.pdu.Name = cmdName(uint16(p.pdu.Function))
 		p.pdu.Malformed = "encapsulation message of " + strconv.Itoa(n) + " bytes exceeds the dissector's limit"
 		emit(&p.pdu)
 	}
@@ -294,7 +328,7 @@ func (p *parser) encap(m dissect.Meta, f []byte, emit func(*dissect.PDU)) {
 	p.reset(m)
 	p.pdu.Function = uint32(cmd)
 	p.pdu.Counting = dissect.CountCommand
-	p.pdu.Name = cmdNames[cmd]
+	p.pdu.Name = cmdName(cmd)
 	p.pdu.Exception = status
 	p.pdu.Request, p.pdu.Response = m.Dir == dissect.ToServer, m.Dir == dissect.ToClient
 	switch cmd {
@@ -501,10 +535,14 @@ func (p *parser) cip(m dissect.Meta, msg []byte, key uint64, depth int, emit fun
 		data := msg[2+ps:]
 		p.pdu.Action = action(svc, pt.class, pt.hasClass)
 		p.request(pt, svc, data)
+		if c := p.collect; c != nil && depth == p.collectDepth && len(c.msp) < maxPaired {
+			c.msp = append(c.msp, embedded{svc: svc, noClass: !pt.hasClass, class: pt.class, inst: pt.inst})
+		}
 		// The reply to an Unconnected Send is the embedded service's
 		// reply, so the embedded request is the one to pair it with.
+		var r *request
 		if depth == 0 || p.pairNext {
-			p.remember(key, svc, pt)
+			r = p.remember(key, svc, pt)
 		}
 		p.pairNext = false
 		emit(&p.pdu)
@@ -513,7 +551,13 @@ func (p *parser) cip(m dissect.Meta, msg []byte, key uint64, depth int, emit fun
 		}
 		switch {
 		case svc == 0x0A:
+			if r != nil {
+				p.collect, p.collectDepth = r, depth+1
+			}
 			p.multiple(m, data, key, depth, emit)
+			if r != nil {
+				p.collect = nil
+			}
 		case svc == 0x52 && pt.class == 6:
 			// Unconnected Send: priority, ticks, size, embedded request.
 			if len(data) < 4 {
@@ -546,24 +590,46 @@ func (p *parser) cip(m dissect.Meta, msg []byte, key uint64, depth int, emit fun
 		return
 	}
 	data := msg[4+as:]
-	if depth == 0 {
+	var paired []embedded
+	switch {
+	case depth == 0:
 		if q := p.match(key); q != nil && q.svc == svc {
-			p.pdu.Action = action(svc, q.class, !q.noClass)
-			if !q.noClass {
-				p.objs[0] = dissect.Object{Space: "class " + strconv.Itoa(int(q.class)), Start: q.inst, Count: 1}
-				p.pdu.Objects = p.objs[:1]
+			p.pair(svc, embedded{svc: q.svc, noClass: q.noClass, class: q.class, inst: q.inst}, msg[2], data)
+			if svc == 0x0A {
+				paired = q.msp
 			}
-			if q.class == 1 && !q.noClass && svc == 0x01 && msg[2] == 0 {
-				p.pdu.Action = dissect.ActIdentify
-				if !p.identityAttrs(data) {
-					p.pdu.Malformed = "identity get attributes all: reply truncated"
-				}
-			}
+		}
+	case depth == 1 && p.paired != nil:
+		// An embedded reply of a Multiple Service Packet: its request is
+		// the one at the same index of the request packet.
+		if i := p.pairIdx; i < len(p.paired) && p.paired[i].svc == svc {
+			p.pair(svc, p.paired[i], msg[2], data)
 		}
 	}
 	emit(&p.pdu)
 	if svc == 0x0A && depth < maxDepth {
+		if depth == 0 {
+			p.paired = paired
+		}
 		p.multiple(m, data, key, depth, emit)
+		if depth == 0 {
+			p.paired = nil
+		}
+	}
+}
+
+// pair gives a reply the action and object of its request q.
+func (p *parser) pair(svc byte, q embedded, status byte, data []byte) {
+	p.pdu.Action = action(svc, q.class, !q.noClass)
+	if !q.noClass {
+		p.objs[0] = dissect.Object{Space: p.classSpace(q.class, 0, false), Start: q.inst, Count: 1}
+		p.pdu.Objects = p.objs[:1]
+	}
+	if q.class == 1 && !q.noClass && svc == 0x01 && status == 0 {
+		p.pdu.Action = dissect.ActIdentify
+		if !p.identityAttrs(data) {
+			p.pdu.Malformed = "identity get attributes all: reply truncated"
+		}
 	}
 }
 
@@ -594,6 +660,9 @@ func (p *parser) multiple(m dissect.Meta, data []byte, key uint64, depth int, em
 			emit(&p.pdu)
 			return
 		}
+		if depth == 0 {
+			p.pairIdx = i
+		}
 		p.cip(m, data[start:end], key, depth+1, emit)
 	}
 }
@@ -605,9 +674,9 @@ func (p *parser) request(pt path, svc byte, data []byte) {
 	case pt.symbol != "":
 		p.objs[0] = dissect.Object{Space: "tag " + pt.symbol, Count: 1}
 	case pt.hasClass && pt.hasAttr:
-		p.objs[0] = dissect.Object{Space: fmt.Sprintf("class %d instance %d", pt.class, pt.inst), Start: pt.attr, Count: 1}
+		p.objs[0] = dissect.Object{Space: p.classSpace(pt.class, pt.inst, true), Start: pt.attr, Count: 1}
 	case pt.hasClass:
-		p.objs[0] = dissect.Object{Space: "class " + strconv.Itoa(int(pt.class)), Start: pt.inst, Count: 1}
+		p.objs[0] = dissect.Object{Space: p.classSpace(pt.class, 0, false), Start: pt.inst, Count: 1}
 	default:
 		return
 	}
@@ -623,7 +692,24 @@ func (p *parser) request(pt path, svc byte, data []byte) {
 	}
 }
 
-func (p *parser) remember(key uint64, svc byte, pt path) {
+// classSpace names "class C" or "class C instance I", from the parser's
+// cache once the flow has named it.
+func (p *parser) classSpace(class, inst uint32, withInst bool) string {
+	k := uint64(class)
+	if withInst {
+		k |= 1<<63 | uint64(inst)<<32
+	}
+	if s := p.names.Get(k); s != "" {
+		return s
+	}
+	s := "class " + strconv.FormatUint(uint64(class), 10)
+	if withInst {
+		s += " instance " + strconv.FormatUint(uint64(inst), 10)
+	}
+	return p.names.Put(k, s)
+}
+
+func (p *parser) remember(key uint64, svc byte, pt path) *request {
 	p.clock++
 	var slot *request
 	for i := range p.reqs {
@@ -636,7 +722,8 @@ func (p *parser) remember(key uint64, svc byte, pt path) {
 			slot = r
 		}
 	}
-	*slot = request{used: true, key: key, svc: svc, class: pt.class, inst: pt.inst, noClass: !pt.hasClass, stamp: p.clock}
+	*slot = request{used: true, key: key, svc: svc, class: pt.class, inst: pt.inst, noClass: !pt.hasClass, stamp: p.clock, msp: slot.msp[:0]}
+	return slot
 }
 
 func (p *parser) match(key uint64) *request {
@@ -685,6 +772,27 @@ func action(svc byte, class uint32, hasClass bool) dissect.Action {
 			return dissect.ActDownload
 		}
 	}
+	if hasClass && class >= 0x64 && class <= 0xC7 && class != 0x67 && class != 0x6B && class != 0x6C {
+		// Vendor-specific classes (CIP Vol 1 table 5A-1.1: 0x64-0xC7),
+		// less PCCC (0x67) and Logix Symbol (0x6B) and Template (0x6C)
+		// (pycomm3 cip/object_library.py ClassCode; Wireshark's
+		// packet-cip.c names none of these and shows "Unknown Service").
+		// Rockwell Logix programming software moves routines with the
+		// File object's transfer codes: Upload Transfer 0x4F, Download
+		// Transfer 0x50, on the routine class 0x6A (path program 0x68 /
+		// routine 0x6A). Seen in iti__EIP-SoftwareUpload.pcap (0x4F
+		// replies carry rung text) and in the download of
+		// iti__EIP-RebootorRestart.pcap (Create 0x08 of 0x68/0x6A/0x6B
+		// objects, then 0x50 with the routines).
+		switch svc {
+		case 0x4F:
+			return dissect.ActUpload
+		case 0x50:
+			return dissect.ActDownload
+		case 0x08:
+			return dissect.ActWrite // creates program, routine and tag objects
+		}
+	}
 	switch svc { // Logix tag services, by symbolic or logical path
 	case 0x4C, 0x52:
 		return dissect.ActRead
@@ -694,7 +802,7 @@ func action(svc byte, class uint32, hasClass bool) dissect.Action {
 	return dissect.ActOther
 }
 
-var serviceNames = map[byte]string{
+var serviceNames = [256]string{
 	0x01: "Get_Attributes_All", 0x02: "Set_Attributes_All", 0x03: "Get_Attribute_List", 0x04: "Set_Attribute_List",
 	0x05: "Reset", 0x06: "Start", 0x07: "Stop", 0x08: "Create", 0x09: "Delete", 0x0A: "Multiple_Service_Packet",
 	0x0D: "Apply_Attributes", 0x0E: "Get_Attribute_Single", 0x10: "Set_Attribute_Single", 0x11: "Find_Next_Object_Instance",
@@ -702,10 +810,12 @@ var serviceNames = map[byte]string{
 	0x4C: "Read_Tag / object specific 0x4c", 0x4D: "Write_Tag / object specific 0x4d",
 	0x4E: "Forward_Close / Read_Modify_Write_Tag", 0x52: "Unconnected_Send / Read_Tag_Fragmented",
 	0x53: "Write_Tag_Fragmented", 0x54: "Forward_Open", 0x5B: "Large_Forward_Open",
+	0x4B: "Execute_PCCC / Initiate_Upload / object specific 0x4b", 0x4F: "Upload_Transfer / object specific 0x4f",
+	0x50: "Download_Transfer / object specific 0x50",
 }
 
 func serviceName(svc byte) string {
-	if n, ok := serviceNames[svc]; ok {
+	if n := serviceNames[svc]; n != "" {
 		return n
 	}
 	return fmt.Sprintf("service 0x%02x", svc)

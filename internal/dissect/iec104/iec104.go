@@ -129,7 +129,7 @@ func (p *parser) malformed(m dissect.Meta, emit func(*dissect.PDU), why string) 
 	emit(&p.pdu)
 }
 
-var uNames = map[byte]string{
+var uNames = [256]string{
 	0x07: "STARTDT act", 0x0b: "STARTDT con", 0x13: "STOPDT act", 0x23: "STOPDT con",
 	0x43: "TESTFR act", 0x83: "TESTFR con",
 }
@@ -314,11 +314,11 @@ func typeAction(t byte) dissect.Action {
 // of type t; known is false for types whose size this dissector does not
 // know (segments of files are variable).
 func elemSize(t byte) (size int, known bool) {
-	s, ok := elemSizes[t]
-	return int(s), ok
+	s := elemSizes[t]
+	return int(s), s != 0 || t == 102 // C_RD_NA_1 (read) carries only its address
 }
 
-var elemSizes = map[byte]uint8{
+var elemSizes = [256]uint8{
 	1: 1, 2: 4, 3: 1, 4: 4, 5: 2, 6: 5, 7: 5, 8: 8, 9: 3, 10: 6, 11: 3, 12: 6, 13: 5, 14: 8,
 	15: 5, 16: 8, 17: 6, 18: 7, 19: 7, 20: 5, 21: 2,
 	30: 8, 31: 8, 32: 9, 33: 12, 34: 10, 35: 10, 36: 12, 37: 12, 38: 10, 39: 11, 40: 11,
@@ -329,7 +329,7 @@ var elemSizes = map[byte]uint8{
 	120: 6, 121: 7, 122: 4, 123: 5, 124: 4, 126: 13, 127: 16,
 }
 
-var typeNames = map[byte]string{
+var typeNames = [256]string{
 	1: "M_SP_NA_1", 2: "M_SP_TA_1", 3: "M_DP_NA_1", 4: "M_DP_TA_1", 5: "M_ST_NA_1", 6: "M_ST_TA_1",
 	7: "M_BO_NA_1", 8: "M_BO_TA_1", 9: "M_ME_NA_1", 10: "M_ME_TA_1", 11: "M_ME_NB_1", 12: "M_ME_TB_1",
 	13: "M_ME_NC_1", 14: "M_ME_TC_1", 15: "M_IT_NA_1", 16: "M_IT_TA_1", 17: "M_EP_TA_1", 18: "M_EP_TB_1",

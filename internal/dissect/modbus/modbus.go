@@ -432,7 +432,18 @@ var extraNames = map[mb.FunctionCode]string{
 	24: "read fifo queue", 90: "schneider umas",
 }
 
-func funcName(fc mb.FunctionCode) string {
+// funcNames holds every function code's name, made once: the codec's
+// String and Known look a map up, which costs per PDU.
+var funcNames = func() (n [256]string) {
+	for fc := range n {
+		n[fc] = makeFuncName(mb.FunctionCode(fc))
+	}
+	return n
+}()
+
+func funcName(fc mb.FunctionCode) string { return funcNames[uint8(fc)] }
+
+func makeFuncName(fc mb.FunctionCode) string {
 	if fc.Known() {
 		return fc.String()
 	}

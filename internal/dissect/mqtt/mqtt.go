@@ -1,6 +1,7 @@
 package mqtt
 
 import (
+	"bytes"
 	"encoding/binary"
 	"strconv"
 	"strings"
@@ -95,6 +96,35 @@ type parser struct {
 	version byte // protocol level from CONNECT: 3, 4 or 5; 0 unknown
 	pdu     dissect.PDU
 	objs    []dissect.Object
+	topics  [8]string  // recent topics: a flow publishes a few topics again and again
+	val     [1]float64 // backing of a PUBLISH's value
+}
+
+// topic returns b as a string, from the recent topics when it is one.
+func (p *parser) topic(b []byte) string {
+	if len(b) > maxStr {
+		b = b[:maxStr]
+	}
+	for _, t := range p.topics {
+		if t == string(b) { // compares without converting
+			return t
+		}
+	}
+	s := string(b)
+	copy(p.topics[1:], p.topics[:])
+	p.topics[0] = s
+	return s
+}
+
+// numeric reports whether b may be a number (the payload of many UNS and
+// plain MQTT topics), so that only those pay for ParseFloat.
+func numeric(b []byte) bool {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || len(b) > 32 {
+		return false
+	}
+	c := b[0]
+	return c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'I' || c == 'N' || c == 'i' || c == 'n'
 }
 
 func (p *parser) Gap(dir dissect.Dir) {
@@ -406,7 +436,7 @@ func (p *parser) packet(m dissect.Meta, c byte, body []byte, cut bool, emit func
 		if qos == 3 {
 			u.Malformed = "invalid QoS 3 in PUBLISH"
 		}
-		topic := r.str()
+		topic := p.topic(r.bin())
 		if qos > 0 {
 			r.u16()
 		}
@@ -423,8 +453,11 @@ func (p *parser) packet(m dissect.Meta, c byte, body []byte, cut bool, emit func
 		if cut {
 			o.Count = 0 // size unknown from a prefix; see doc
 		}
-		if v, err := strconv.ParseFloat(strings.TrimSpace(string(body[r.p:min(len(body), r.p+32)])), 64); err == nil && r.left() <= 32 {
-			o.Values = []float64{v}
+		if pl := body[r.p:min(len(body), r.p+32)]; r.left() <= 32 && numeric(pl) {
+			if v, err := strconv.ParseFloat(string(bytes.TrimSpace(pl)), 64); err == nil {
+				p.val[0] = v
+				o.Values = p.val[:]
+			}
 		}
 		p.objs = append(p.objs, o)
 		u.Objects = p.objs

@@ -64,13 +64,18 @@ func (p *parser) addNode(n nodeID, vals []float64) {
 	}
 	o := dissect.Object{Count: 1}
 	if n.kind == 'i' {
-		o.Space = "ns=" + strconv.Itoa(int(n.ns))
+		k := uint64(n.ns)
+		if o.Space = p.names.Get(k); o.Space == "" {
+			o.Space = p.names.Put(k, "ns="+strconv.Itoa(int(n.ns)))
+		}
 		o.Start = n.num
 	} else {
 		o.Space = n.String()
 	}
 	if len(vals) > 0 {
-		o.Values = append([]float64(nil), vals...)
+		n0 := len(p.store)
+		p.store = append(p.store, vals...)
+		o.Values = p.store[n0:len(p.store):len(p.store)]
 	}
 	p.objs = append(p.objs, o)
 }
@@ -84,6 +89,9 @@ func (p *parser) service(u *dissect.PDU, id, handle uint32, r *rd) {
 		r.u32() // timestamps to return
 		n := r.arr(15)
 		var ids []nodeID
+		if k := len(p.freeIDs); k > 0 {
+			ids, p.freeIDs = p.freeIDs[k-1], p.freeIDs[:k-1]
+		}
 		for i := 0; i < n && i < maxItems && !r.bad; i++ {
 			nid := r.nodeID()
 			r.u32()
@@ -117,6 +125,9 @@ func (p *parser) service(u *dissect.PDU, id, handle uint32, r *rd) {
 			if i < len(ids) {
 				p.addNode(ids[i], p.vals)
 			}
+		}
+		if ids != nil && len(p.freeIDs) < 8 {
+			p.freeIDs = append(p.freeIDs, ids[:0])
 		}
 	case svcWriteReq:
 		n := r.arr(15)

@@ -90,6 +90,9 @@ type parser struct {
 	// pending maps a Read request handle to the node ids it reads, so the
 	// response's values can be labelled.
 	pending map[uint32][]nodeID
+	freeIDs [][]nodeID // node id slices of answered reads, for reuse
+	store   []float64  // backing of the objects' values, reused per PDU
+	names   dissect.Strings
 }
 
 func validType(b []byte) bool {
@@ -236,6 +239,7 @@ func printable(b []byte) string {
 // reset prepares the parser's PDU for a new message.
 func (p *parser) reset(m dissect.Meta, name string) *dissect.PDU {
 	p.objs = p.objs[:0]
+	p.store = p.store[:0]
 	p.pdu = dissect.PDU{Proto: Proto, Name: name, Counting: dissect.CountNone, Meta: m}
 	return &p.pdu
 }

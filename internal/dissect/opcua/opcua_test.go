@@ -108,6 +108,9 @@ type collect struct{ pdus []dissect.PDU }
 func (c *collect) emit(p *dissect.PDU) {
 	q := *p
 	q.Objects = append([]dissect.Object(nil), p.Objects...)
+	for i := range q.Objects { // the parser reuses the values' memory
+		q.Objects[i].Values = append([]float64(nil), q.Objects[i].Values...)
+	}
 	c.pdus = append(c.pdus, q)
 }
 

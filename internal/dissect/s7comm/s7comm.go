@@ -334,14 +334,14 @@ func (p *parser) s7(m dissect.Meta, d []byte, emit func(*dissect.PDU)) {
 	emit(&p.pdu)
 }
 
-var funcNames = map[byte]string{
+var funcNames = [256]string{
 	0x00: "cpu services", 0x04: "read var", 0x05: "write var", 0xf0: "setup communication",
 	0x1a: "request download", 0x1b: "download block", 0x1c: "download ended",
 	0x1d: "start upload", 0x1e: "upload", 0x1f: "end upload", 0x28: "PI service", 0x29: "PLC stop",
 }
 
 func funcName(fn byte) string {
-	if n, ok := funcNames[fn]; ok {
+	if n := funcNames[fn]; n != "" {
 		return n
 	}
 	return fmt.Sprintf("function 0x%02x", fn)
@@ -565,7 +565,7 @@ func (p *parser) userdata(par, dat []byte) {
 	}
 }
 
-var groupNames = map[byte]string{0: "mode transition", 1: "programmer commands", 2: "cyclic data", 3: "block functions", 4: "CPU functions", 5: "security", 6: "PBC BSEND/BRECV", 7: "time functions", 0xf: "NC programming"}
+var groupNames = [256]string{0: "mode transition", 1: "programmer commands", 2: "cyclic data", 3: "block functions", 4: "CPU functions", 5: "security", 6: "PBC BSEND/BRECV", 7: "time functions", 0xf: "NC programming"}
 
 // szl reads the SZL id and index of a read SZL request or response and,
 // from responses of SZL 0x0011 and 0x001C, the module identity.
