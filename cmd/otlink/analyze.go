@@ -216,9 +216,16 @@ func progressBar(w io.Writer) func(analyze.Progress) {
 func writeFileSummary(w io.Writer, fs *analyze.FileSummary) {
 	st := fs.Stats
 	fmt.Fprintf(w, "%s: %d packets, %d flows (%d dissected)\n", fs.File, fs.Packets, fs.Flows, st.Dissected)
-	if skipped := st.NotIP + st.OtherL4 + st.Fragments + st.Truncated + st.UnknownLink; skipped > 0 {
-		fmt.Fprintf(w, "  not TCP/UDP: %d (non-IP %d, other IP %d, fragments %d, truncated %d, unknown link %d)\n",
-			skipped, st.NotIP, st.OtherL4, st.Fragments, st.Truncated, st.UnknownLink)
+	// Fragments are reassembled; only those that never made a datagram
+	// are lost to dissection.
+	lostFrags := st.FragBad + st.FragTimeouts + st.FragDropped
+	if skipped := st.NotIP + st.OtherL4 + lostFrags + st.Truncated + st.UnknownLink; skipped > 0 {
+		fmt.Fprintf(w, "  not TCP/UDP: %d (non-IP %d, other IP %d, unusable fragments %d, truncated %d, unknown link %d)\n",
+			skipped, st.NotIP, st.OtherL4, lostFrags, st.Truncated, st.UnknownLink)
+	}
+	if st.Fragments > 0 {
+		fmt.Fprintf(w, "  ip fragments: %d frames, %d datagrams reassembled, %d overlapping (evasion?), %d duplicates\n",
+			st.Fragments, st.Reassembled, st.FragOverlaps, st.FragDuplicates)
 	}
 	if st.Gaps > 0 || st.Overflows > 0 {
 		fmt.Fprintf(w, "  tcp: %d gaps (%d bytes lost), %d buffer overflows, %d retransmissions\n", st.Gaps, st.GapBytes, st.Overflows, st.Retransmits)
