@@ -5,7 +5,11 @@
 // language.
 document.addEventListener("DOMContentLoaded", function () {
   "use strict";
-  var first = document.querySelector("input[autofocus]") || document.querySelector("main input:not([type=hidden])");
+  // Only a field the page marks autofocus (sign-in forms) takes the
+  // focus: on a live page the first field may be far down (the war room's
+  // alert notes), and focusing it would scroll there and freeze what is
+  // not redrawn under the user's focus.
+  var first = document.querySelector("input[autofocus]");
   if (first) { first.focus(); }
 
   // The language switch returns to this very page (the server only knows a

@@ -231,19 +231,6 @@
     flows(a.dataset.ip);
   });
 
-  // otlink.js focuses the first field of every page on DOMContentLoaded;
-  // here that is the note of the first alert: the page would open
-  // scrolled down to the timeline, and the timeline, which is not redrawn
-  // under the user's focus, would stay frozen. otlink.js is earlier in the
-  // page, so its listener has run when this one runs: undo that focus.
-  document.addEventListener("DOMContentLoaded", function () {
-    var a = document.activeElement;
-    if (!a || a === document.body || !root.contains(a) || a.value) { return; }
-    a.blur();
-    var target = location.hash && document.getElementById(decodeURIComponent(location.hash.slice(1)));
-    if (target) { target.scrollIntoView(); } else { window.scrollTo(0, 0); }
-  });
-
   var busy = false;
   function poll() {
     if (busy || document.hidden) { return; }
