@@ -337,7 +337,7 @@ func (f *browserFixture) shot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
 	sctx, cancel := context.WithTimeout(ctx, stepTimeout)
 	defer cancel()
-	png, err := chromedp.Run(sctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(sctx, chromedp.FullScreenshot(100)) // quality 100 is PNG, as the file name says
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
