@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"hash"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/otlink/otlink/internal/acquire/coalesce"
 	"github.com/otlink/otlink/internal/config"
@@ -27,23 +29,44 @@ const (
 
 // tagDef is a tag as the engine reads it: static, built without I/O.
 // There is one per configured tag (300,000 in a large plant), so it keeps
-// only what reads, writes and snapshots need, in 56 bytes: the rest of
-// the tag's configuration is shared through x, and the config itself is
-// not retained.
+// only what reads, writes and snapshots need, in 32 bytes and without a
+// pointer (the garbage collector need not scan 300,000 of them): its path
+// is a range of the plan's path arena, its codec and its other settings
+// are indexes into the plan's tables, shared among alike tags, and the
+// config itself is not retained.
 type tagDef struct {
-	path  string
-	codec driver.Codec // shared by the driver among points of one encoding
-	x     *tagExtra    // nil: no scale, range, deadband, unit nor write settings
-	space uint32
-	start uint32
-	count uint32
-	class uint16
-	typ   model.Type
-	bad   bool // the driver rejected the tag (why: plan.bad): it stays BadConfigurationError
+	pathOff uint32 // the path is plan.paths[pathOff:pathOff+pathLen]
+	space   uint32
+	start   uint32
+	count   uint32
+	x       uint32 // index into plan.extras; 0: no scale, range, deadband, unit nor write settings
+	codec   uint32 // index into plan.codecs
+	pathLen uint16 // bus.MaxTagLen (4096) and config limits keep paths far shorter
+	class   uint16
+	typ     model.Type
+	bad     bool // the driver rejected the tag (why: plan.bad): it stays BadConfigurationError
 }
 
-func (td *tagDef) point() driver.Point {
-	return driver.Point{Space: td.space, Start: td.start, Count: td.count, Type: td.typ, Codec: td.codec}
+// path returns the tag's path. The string shares the plan's arena: one
+// allocation per device instead of one per tag (a path is 30-60 bytes and
+// each allocation would round it up to a size class).
+func (p *plan) path(td *tagDef) string {
+	if td.pathLen == 0 {
+		return ""
+	}
+	return unsafe.String(&p.paths[td.pathOff], int(td.pathLen))
+}
+
+// extra returns the tag's shared settings, nil when it has none.
+func (p *plan) extra(td *tagDef) *tagExtra {
+	if td.x == 0 {
+		return nil
+	}
+	return &p.extras[td.x]
+}
+
+func (p *plan) point(td *tagDef) driver.Point {
+	return driver.Point{Space: td.space, Start: td.start, Count: td.count, Type: td.typ, Codec: p.codecs[td.codec]}
 }
 
 // tagExtra is the value processing, unit and write settings of a tag.
@@ -91,6 +114,9 @@ type plan struct {
 	drv       driver.Driver
 	spec      driver.DeviceSpec
 	tags      []tagDef
+	paths     []byte           // every tag's path, back to back (tagDef.pathOff); never appended to once built
+	codecs    []driver.Codec   // the distinct codecs of the tags (tagDef.codec)
+	extras    []tagExtra       // tags' settings (tagDef.x); extras[0] is none; shared by the plans of one build
 	bad       map[uint32]error // why a tag is bad, by index into tags
 	classes   []classDef
 	reportAll bool
@@ -107,22 +133,33 @@ type plan struct {
 	// configuration (JSON) and paths: what a reload compares. A hash, not
 	// the JSON itself, which would cost as much memory as the config.
 	fingerprint [sha256.Size]byte
-	fp          hash.Hash     // while building
-	fpEnc       *json.Encoder // writes to fp
+	fp          hash.Hash               // while building
+	codecSeen   map[driver.Codec]uint32 // while building: index of each codec in codecs
+	fpEnc       *json.Encoder           // writes to fp
 }
 
 // walkTags calls fn for every tag of the hierarchy with its path and the
 // device it is read from (the tag's own, else its machine's). It is the
 // engine's copy of the walk config.Load does to fill Tag.Path, so that
-// configs built in code work too.
+// configs built in code work too. The path is built in a buffer the walk
+// reuses: it is valid only during the call (copy it to keep it), so that
+// walking 300,000 tags allocates nothing per tag.
 func walkTags(c *config.Config, fn func(t *config.Tag, path, device string)) {
 	ent := c.Plant.Enterprise
+	var buf []byte
 	machine := func(prefix []string, m *config.Machine) {
+		buf = buf[:0]
+		for _, s := range prefix {
+			buf = append(append(buf, s...), '/')
+		}
+		buf = append(append(buf, m.Name...), '/')
+		n := len(buf)
 		for i := range m.Tags {
 			t := &m.Tags[i]
 			path := t.Path
 			if path == "" {
-				path = model.JoinPath(append(append(prefix[:len(prefix):len(prefix)], m.Name), t.Name)...)
+				buf = append(buf[:n], t.Name...)
+				path = unsafe.String(unsafe.SliceData(buf), len(buf))
 			}
 			dev := t.Device
 			if dev == "" {
@@ -173,8 +210,9 @@ func buildPlans(c *config.Config, lookup func(string) (driver.Driver, bool)) (ma
 	// Tags per device, so that each plan's tags are allocated once at
 	// their size: appending would leave as much garbage as it keeps.
 	count := map[string]int{}
+	pathBytes := map[string]int{}
 	total := 0
-	walkTags(c, func(_ *config.Tag, _, dev string) { count[dev]++; total++ })
+	walkTags(c, func(_ *config.Tag, path, dev string) { count[dev]++; pathBytes[dev] += len(path); total++ })
 	for _, d := range c.Devices {
 		if d.Disabled {
 			continue
@@ -188,7 +226,8 @@ func buildPlans(c *config.Config, lookup func(string) (driver.Driver, bool)) (ma
 			errs = append(errs, errcode.New(errcode.AcquireUnknownDriver, "device %s: driver %q is not in this build (have %v)", d.Name, d.Driver, driver.Names()))
 			continue
 		}
-		p := &plan{cfg: d, drv: drv, reportAll: d.Report == "all", tags: make([]tagDef, 0, count[d.Name]), bad: map[uint32]error{}}
+		p := &plan{cfg: d, drv: drv, reportAll: d.Report == "all", tags: make([]tagDef, 0, count[d.Name]),
+			paths: make([]byte, 0, pathBytes[d.Name]), bad: map[uint32]error{}}
 		if p.cfg.Timeout <= 0 {
 			p.cfg.Timeout = config.Duration(defaultTimeout)
 		}
@@ -240,7 +279,8 @@ func buildPlans(c *config.Config, lookup func(string) (driver.Driver, bool)) (ma
 		ref  tagRef
 	}
 	entries := make([]entry, 0, total)
-	extras := map[tagExtra]*tagExtra{}
+	extras := map[tagExtra]uint32{}
+	xs := []tagExtra{{}} // xs[0]: none
 	// What the fingerprint hashes of a tag; one, reused, so that encoding
 	// 300,000 tags allocates nothing per tag.
 	fpTag := &struct {
@@ -250,7 +290,7 @@ func buildPlans(c *config.Config, lookup func(string) (driver.Driver, bool)) (ma
 	walkTags(c, func(t *config.Tag, path, dev string) {
 		p, ok := plans[dev]
 		if !ok {
-			entries = append(entries, entry{path, tagRef{dev: noDevice}})
+			entries = append(entries, entry{strings.Clone(path), tagRef{dev: noDevice}})
 			if !deviceDisabled(c, dev) {
 				errs = append(errs, errcode.New(errcode.AcquireUnknownDevice, "tag %s: device %q is not configured", path, dev))
 			}
@@ -271,15 +311,21 @@ func buildPlans(c *config.Config, lookup func(string) (driver.Driver, bool)) (ma
 		}
 		fpTag.T, fpTag.P = t, path
 		_ = p.fpEnc.Encode(fpTag)
-		td := tagDef{path: path, class: uint16(cls)}
+		if len(path) > math.MaxUint16 {
+			errs = append(errs, errcode.New(errcode.AcquireResolve, "tag %.64s...: path of %d bytes, more than %d", path, len(path), math.MaxUint16))
+			return
+		}
+		td := tagDef{pathOff: uint32(len(p.paths)), pathLen: uint16(len(path)), class: uint16(cls)}
+		p.paths = append(p.paths, path...)
+		path = p.path(&td) // the walk's buffer is reused: from here on, the arena's copy
 		if x := tagExtraOf(t); x != (tagExtra{}) {
-			shared, ok := extras[x]
+			i, ok := extras[x]
 			if !ok {
-				shared = new(tagExtra)
-				*shared = x
-				extras[x] = shared
+				i = uint32(len(xs))
+				xs = append(xs, x)
+				extras[x] = i
 			}
-			td.x = shared
+			td.x = i
 		}
 		typ, ok := model.ParseType(t.Type)
 		var err error
@@ -302,7 +348,8 @@ func buildPlans(c *config.Config, lookup func(string) (driver.Driver, bool)) (ma
 			p.bad[uint32(len(p.tags))] = err
 			p.classes[cls].bad++
 		} else {
-			td.space, td.start, td.count, td.typ, td.codec = pt.Space, pt.Start, pt.Count, pt.Type, pt.Codec
+			td.space, td.start, td.count, td.typ = pt.Space, pt.Start, pt.Count, pt.Type
+			td.codec = p.codecIndex(pt.Codec)
 		}
 		entries = append(entries, entry{path, tagRef{dev: uint32(p.pos), idx: uint32(len(p.tags))}})
 		p.tags = append(p.tags, td)
@@ -334,8 +381,9 @@ func buildPlans(c *config.Config, lookup func(string) (driver.Driver, bool)) (ma
 	}
 	entries = nil
 	for _, p := range plans {
+		p.extras = xs
 		p.fp.Sum(p.fingerprint[:0])
-		p.fp, p.fpEnc = nil, nil
+		p.fp, p.fpEnc, p.codecSeen = nil, nil, nil
 		// Each class's tags, allocated at their size.
 		n := make([]int, len(p.classes))
 		for i := range p.tags {
@@ -356,6 +404,27 @@ func buildPlans(c *config.Config, lookup func(string) (driver.Driver, bool)) (ma
 		return nil, nil, nil, errors.Join(errs...)
 	}
 	return plans, order, index, nil
+}
+
+// codecIndex returns the index of c in p.codecs, adding it if new. Codecs
+// the driver shares (modbus shares one per encoding) are kept once; a
+// codec of a type that cannot be compared is kept per tag.
+func (p *plan) codecIndex(c driver.Codec) uint32 {
+	comparable := reflect.TypeOf(c).Comparable()
+	if comparable {
+		if i, ok := p.codecSeen[c]; ok {
+			return i
+		}
+	}
+	i := uint32(len(p.codecs))
+	p.codecs = append(p.codecs, c)
+	if comparable {
+		if p.codecSeen == nil {
+			p.codecSeen = map[driver.Codec]uint32{}
+		}
+		p.codecSeen[c] = i
+	}
+	return i
 }
 
 func deviceDisabled(c *config.Config, name string) bool {

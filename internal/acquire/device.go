@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +23,10 @@ type device struct {
 	gate *gate
 	cls  []*classRun
 	st   []tagState // per tag; guarded by the mu of the tag's class
+	// rf is the last reported value of each tag, kept only for tags with
+	// a deadband (nil when the device has none): most plants use few, and
+	// in tagState it would cost 8 bytes for every tag.
+	rf []float64
 
 	link   atomic.Pointer[link] // the connection, or why there is none
 	broken chan struct{}        // a request found the connection unusable
@@ -53,21 +58,21 @@ type link struct {
 	code     uint16
 }
 
-// tagState is the latest value of one tag, in 32 bytes: there is one per
+// tagState is the latest value of one tag, in 24 bytes: there is one per
 // tag. See update for why the last reported value needs no copy.
 type tagState struct {
-	bits  uint64  // the value, packed (packValue); a string's text is in classRun.strs
-	t     int64   // Unix ns of the reply; 0 when never read
-	rf    float64 // the last reported value, for tags with a deadband
+	bits  uint64 // the value, packed (packValue); a string's text is in classRun.strs
+	t     int64  // Unix ns of the reply; 0 when never read
 	q     model.Quality
 	code  uint16
 	vt    model.Type // the value's type; invalid when there is none
-	flags uint8      // stReported, stForce
+	flags uint8      // stReported, stForce, stPending
 }
 
 const (
 	stReported = 1 << iota // a value was reported
 	stForce                // report the next value whatever it is (read back after a write)
+	stPending              // polled: the value is to be reported when the cycle is published
 )
 
 // classRun is one poll class at run time.
@@ -102,6 +107,12 @@ func newDevice(e *Engine, p *plan, prev *device) *device {
 	}
 	d.stats.init()
 	d.link.Store(&link{endpoint: p.cfg.Endpoint, q: model.BadNotConnected, code: uint16(errcode.AcquireNotConnected)})
+	for i := range p.tags {
+		if x := p.extra(&p.tags[i]); x != nil && x.deadband > 0 {
+			d.rf = make([]float64, len(p.tags))
+			break
+		}
+	}
 	for i := range d.st {
 		d.st[i].q = model.BadWaitingForInitialData
 		if p.tags[i].bad {
@@ -237,12 +248,6 @@ func (d *device) cycle(ctx context.Context, c *classRun, missed uint64) {
 	for len(c.workers) < n {
 		c.workers = append(c.workers, &worker{})
 	}
-	b := &c.batch
-	if d.p.reportAll && b.Samples == nil {
-		// Every tag reports every cycle: allocate the batch once, at its size.
-		b.Samples = make([]model.Sample, 0, len(c.def.tags)+c.def.bad)
-	}
-	b.Samples = b.Samples[:0]
 	if n == 1 {
 		w := c.workers[0]
 		for i := range c.reads {
@@ -267,30 +272,182 @@ func (d *device) cycle(ctx context.Context, c *classRun, missed uint64) {
 	d.publish(ctx, c, start, missed)
 }
 
-// publish completes the class's batch and hands it to the sink. Tags the
-// driver rejected are reported once, in the first batch, with their code.
+// Parts. A cycle's samples go to the sink in parts of at most partSamples
+// samples and about partBytes of encoding, all with the cycle's Seq and
+// numbered by Batch.Part: one batch per cycle would need memory for every
+// tag of a class (a model.Sample is 72 bytes: 21 MB for 300,000 tags with
+// report: all) and may exceed a NATS server's payload limit (1 MB by
+// default) once a device has tens of thousands of tags. partSamples keeps
+// a bench device (3,000 tags) in one part; partBytes is well under 1 MB
+// because sampleSize overestimates.
+const (
+	partSamples = 4096
+	partBytes   = 512 << 10
+)
+
+// sampleSize is an upper bound of a sample's encoding on the bus beyond its
+// path and string text (bus schema v1: prefix and suffix lengths, type,
+// value, quality, two timestamps, code).
+const sampleSize = 48
+
+// parts lends the sample buffers of parts being published. A buffer is
+// needed only while the sink runs, so a few serve every device; they are
+// bounded, not pooled, because a hundred devices tick on the same second
+// and a sync.Pool would grow to one buffer per device (20 MB at 300,000
+// tags, as much as the per-class batches they replace). A device waits for
+// a buffer only while as many other devices are inside their sink call,
+// which a sink should leave quickly (the bus encodes and returns); the
+// bus's own back-pressure already makes devices wait for one another.
+var parts = newPartLender(max(8, 2*runtime.GOMAXPROCS(0)))
+
+type partLender struct {
+	free chan []model.Sample
+	made atomic.Int32
+	max  int32
+}
+
+func newPartLender(n int) *partLender {
+	return &partLender{free: make(chan []model.Sample, n), max: int32(n)}
+}
+
+// get returns a buffer, waiting while all are lent; nil when ctx ends first.
+func (l *partLender) get(ctx context.Context) []model.Sample {
+	select {
+	case b := <-l.free:
+		return b
+	default:
+	}
+	if l.made.Add(1) <= l.max {
+		return make([]model.Sample, 0, partSamples)
+	}
+	l.made.Add(-1)
+	select {
+	case b := <-l.free:
+		return b
+	case <-ctx.Done():
+		return nil
+	}
+}
+
+// put returns a buffer, cleared so that it keeps no paths or strings alive.
+func (l *partLender) put(b []model.Sample) {
+	clear(b[:cap(b)])
+	l.free <- b[:0]
+}
+
+// publish completes the cycle's batch and hands it to the sink in parts.
+// Tags the driver rejected are reported once, in the first batch, with
+// their code. Missed is set on the first part only, so that a consumer
+// summing it counts each skipped cycle once.
 func (d *device) publish(ctx context.Context, c *classRun, start time.Time, missed uint64) {
-	b := &c.batch
+	c.seq++
+	d.stats.cycles.Add(1)
+	hdr := model.Batch{Device: c.batch.Device, Class: c.batch.Class, Seq: c.seq, Start: start.UnixNano(), End: d.now().UnixNano(), Missed: missed}
+	if d.p.push {
+		// The caller (flush) holds c.mu; the samples came as they were pushed.
+		b := &c.batch
+		if !c.badDone {
+			c.badDone = true
+			for i := range d.p.tags {
+				if td := &d.p.tags[i]; td.bad && int(td.class) == c.idx {
+					b.Samples = append(b.Samples, model.Sample{Tag: d.p.path(td), Quality: model.BadConfigurationError, Code: d.st[i].code, Source: hdr.Start, Server: hdr.Start})
+				}
+			}
+		}
+		all := b.Samples
+		for from := 0; ; {
+			to, size := from, 0
+			for to < len(all) && to-from < partSamples && size < partBytes {
+				size += sampleSize + len(all[to].Tag) + strLen(all[to].Value)
+				to++
+			}
+			hdr.Samples = all[from:to]
+			d.send(ctx, &hdr)
+			if to >= len(all) {
+				break
+			}
+			from = to
+			hdr.Part++
+			hdr.Missed = 0
+		}
+		return
+	}
+	part := parts.get(ctx)
+	if part == nil {
+		return // stopping: the pending samples stay marked; nothing is lost that a next cycle would not send
+	}
+	defer func() { parts.put(part) }()
+	size := 0
+	flush := func(last bool) {
+		if len(part) == 0 && (hdr.Part > 0 || !last) {
+			return // an empty cycle still sends one (empty) batch: consumers see the cycle
+		}
+		hdr.Samples = part
+		d.send(ctx, &hdr)
+		part, size = part[:0], 0
+		hdr.Part++
+		hdr.Missed = 0
+	}
+	add := func(ti uint32) {
+		part = append(part, d.sampleOf(c, ti))
+		s := &part[len(part)-1]
+		size += sampleSize + len(s.Tag) + strLen(s.Value)
+	}
+	full := func() bool { return len(part) >= partSamples || size >= partBytes }
+	c.mu.Lock()
 	if !c.badDone {
 		c.badDone = true
-		ts := start.UnixNano()
 		for i := range d.p.tags {
 			if td := &d.p.tags[i]; td.bad && int(td.class) == c.idx {
-				b.Samples = append(b.Samples, model.Sample{Tag: td.path, Quality: model.BadConfigurationError, Code: d.st[i].code, Source: ts, Server: ts})
+				add(uint32(i))
+				part[len(part)-1].Source, part[len(part)-1].Server = hdr.Start, hdr.Start // never read: the cycle's time
+				if full() {
+					c.mu.Unlock()
+					flush(false)
+					c.mu.Lock()
+				}
 			}
 		}
 	}
-	c.seq++
-	b.Seq, b.Start, b.End, b.Missed = c.seq, start.UnixNano(), d.now().UnixNano(), missed
-	d.stats.cycles.Add(1)
+	for _, ti := range c.def.tags {
+		st := &d.st[ti]
+		if st.flags&stPending == 0 {
+			continue
+		}
+		st.flags &^= stPending
+		add(ti)
+		if full() {
+			// The sink runs without the class's lock: Snapshot and writes
+			// go on meanwhile, and the part is the pool's, not the class's.
+			c.mu.Unlock()
+			flush(false)
+			c.mu.Lock()
+		}
+	}
+	c.mu.Unlock()
+	flush(true)
+}
+
+// strLen is the length of a string value's text, 0 for other types.
+func strLen(v model.Value) int {
+	if v.T == model.String {
+		return len(v.Str())
+	}
+	return 0
+}
+
+// send hands one part to the sink.
+func (d *device) send(ctx context.Context, b *model.Batch) {
 	d.stats.samples.Add(uint64(len(b.Samples)))
-	if s := d.eng.opts.Sink; s != nil {
-		if err := s.PublishBatch(ctx, b); err != nil {
-			d.stats.sinkErrors.Add(1)
-			err = errcode.Wrap(errcode.AcquireSink, err, "publish batch %d of %s/%s", b.Seq, b.Device, b.Class)
-			if d.stats.noteError(err, d.now()) {
-				d.log.Warn("cannot publish batch", "code", errcode.AcquireSink.String(), "err", err)
-			}
+	s := d.eng.opts.Sink
+	if s == nil {
+		return
+	}
+	if err := s.PublishBatch(ctx, b); err != nil {
+		d.stats.sinkErrors.Add(1)
+		err = errcode.Wrap(errcode.AcquireSink, err, "publish batch %d part %d of %s/%s", b.Seq, b.Part, b.Device, b.Class)
+		if d.stats.noteError(err, d.now()) {
+			d.log.Warn("cannot publish batch", "code", errcode.AcquireSink.String(), "err", err)
 		}
 	}
 }
@@ -463,9 +620,9 @@ func (d *device) apply(c *classRun, r *readPlan, block []byte) {
 		var v model.Value
 		var err error
 		if td.start < r.start {
-			err = errcode.New(errcode.AcquireDecode, "tag %s at unit %d is not in the block read from %d", td.path, td.start, r.start)
+			err = errcode.New(errcode.AcquireDecode, "tag %s at unit %d is not in the block read from %d", d.p.path(td), td.start, r.start)
 		} else {
-			v, err = td.codec.Decode(block, td.start-r.start)
+			v, err = d.p.codecs[td.codec].Decode(block, td.start-r.start)
 		}
 		if err != nil {
 			code := uint16(errcode.Of(err))

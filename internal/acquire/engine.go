@@ -15,12 +15,15 @@ import (
 	"github.com/otlink/otlink/internal/model"
 )
 
-// Sink receives the batch of every poll cycle. PublishBatch is called from
-// the devices' own goroutines, concurrently, so it must be safe for that
-// and should not block for long (a slow sink delays only the device that
-// calls it). The sink must not retain b, its Samples or any part of it
-// after PublishBatch returns: the engine reuses them for the next cycle,
-// which is what keeps the per-sample path free of allocations.
+// Sink receives the batches of every poll cycle: one, or several parts
+// with the same Seq (model.Batch.Part) when the cycle reports more than a
+// few thousand samples. PublishBatch is called from the devices' own
+// goroutines, concurrently, so it must be safe for that and should not
+// block for long: the parts of all devices are built in a small shared set
+// of buffers, so a sink call that blocks holds one of them. The sink must
+// not retain b, its Samples or any part of it after PublishBatch returns:
+// the engine reuses them, which is what keeps the per-sample path free of
+// allocations (the Tag strings may be kept: they are the engine's own).
 type Sink interface {
 	PublishBatch(ctx context.Context, b *model.Batch) error
 }
@@ -77,7 +80,7 @@ type view struct {
 }
 
 // pathOf is the path of the tag r refers to.
-func (v *view) pathOf(r tagRef) string { return v.devs[r.dev].p.tags[r.idx].path }
+func (v *view) pathOf(r tagRef) string { p := v.devs[r.dev].p; return p.path(&p.tags[r.idx]) }
 
 // lookup finds the tag at path by binary search of the index.
 func (v *view) lookup(path string) (tagRef, bool) {

@@ -347,7 +347,8 @@ func TestDeadbandScaleRangeReport(t *testing.T) {
 	}
 	run := func(report string, steps [][3]uint16) [][]model.Sample {
 		dc.Report = report
-		e, err := New(plantWith([]config.Device{dc}, map[string][]config.Tag{"d": tags}), testOpts(f, nil))
+		sink := &lastSink{}
+		e, err := New(plantWith([]config.Device{dc}, map[string][]config.Tag{"d": tags}), testOpts(f, sink))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -360,7 +361,7 @@ func TestDeadbandScaleRangeReport(t *testing.T) {
 		for _, s := range steps {
 			conn.d.set(func(fd *fakeDev) { fd.regs[0], fd.regs[1], fd.regs[2] = s[0], s[1], s[2] })
 			d.cycle(context.Background(), c, 0)
-			out = append(out, append([]model.Sample(nil), c.batch.Samples...))
+			out = append(out, append([]model.Sample(nil), sink.samples...))
 		}
 		return out
 	}

@@ -232,9 +232,9 @@ func (e *Engine) SnapshotInto(dst []TagValue) []TagValue {
 // class, unless the tag is bad (never updated).
 func (d *device) tagValue(ti uint32) TagValue {
 	td, st := &d.p.tags[ti], &d.st[ti]
-	tv := TagValue{Path: td.path, Value: d.value(d.cls[td.class], ti), Quality: st.q, Code: st.code, Time: st.t}
-	if td.x != nil {
-		tv.Unit = td.x.unit
+	tv := TagValue{Path: d.p.path(td), Value: d.value(d.cls[td.class], ti), Quality: st.q, Code: st.code, Time: st.t}
+	if x := d.p.extra(td); x != nil {
+		tv.Unit = x.unit
 	}
 	return tv
 }

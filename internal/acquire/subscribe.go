@@ -79,11 +79,11 @@ func (d *device) items() (items []driver.Item, index []uint32) {
 		if td.bad {
 			continue
 		}
-		it := driver.Item{Point: td.point(), Tag: td.path, Interval: d.p.classes[td.class].effective}
+		it := driver.Item{Point: d.p.point(td), Tag: d.p.path(td), Interval: d.p.classes[td.class].effective}
 		if i < len(d.p.addrs) {
 			it.Address = d.p.addrs[i]
 		}
-		if x := td.x; x != nil && x.deadband > 0 {
+		if x := d.p.extra(td); x != nil && x.deadband > 0 {
 			it.Deadband = x.deadband
 			if x.scaled && x.gain != 0 {
 				it.Deadband = x.deadband / math.Abs(x.gain)

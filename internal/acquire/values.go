@@ -6,9 +6,10 @@ import (
 	"github.com/otlink/otlink/internal/model"
 )
 
-// update sets tag ti's latest value and appends a sample to the class's
-// batch when it is to be reported. The caller holds c.mu, which also
-// guards c.batch.Samples while the cycle's reads run.
+// update sets tag ti's latest value and marks it to be reported (polled
+// devices) or appends a sample to the class's batch (pushing devices) when
+// it is to be reported. The caller holds c.mu, which also guards
+// c.batch.Samples.
 //
 // A value is reported when it is the tag's first, when its quality or code
 // changed (a quality change is always a change), after a write (read
@@ -22,11 +23,11 @@ import (
 // well: without a deadband they are the same whenever it matters (an
 // unreported value equals the reported one, and the quality and code
 // never differ from the reported ones), and with a deadband only the
-// reported number is needed (tagState.rf).
+// reported number is needed (device.rf).
 func (d *device) update(c *classRun, ti uint32, v model.Value, q model.Quality, code uint16, now int64) {
 	td := &d.p.tags[ti]
 	st := &d.st[ti]
-	x := td.x
+	x := d.p.extra(td)
 	if !q.IsBad() && x != nil {
 		if x.scaled {
 			v = model.FloatValue(model.Float64, v.Float()*x.gain+x.offset)
@@ -47,10 +48,11 @@ func (d *device) update(c *classRun, ti uint32, v model.Value, q model.Quality, 
 		case deadband:
 			// The last report was good (the quality did not change), so rf holds it.
 			a := v.Float()
-			if math.IsNaN(a) || math.IsNaN(st.rf) {
-				changed = math.Float64bits(a) != math.Float64bits(st.rf)
+			rf := d.rf[ti]
+			if math.IsNaN(a) || math.IsNaN(rf) {
+				changed = math.Float64bits(a) != math.Float64bits(rf)
 			} else {
-				changed = math.Abs(a-st.rf) > x.deadband
+				changed = math.Abs(a-rf) > x.deadband
 			}
 		case v.T == model.String:
 			changed = st.vt != v.T || c.strs[ti] != v.Str()
@@ -72,9 +74,25 @@ func (d *device) update(c *classRun, ti uint32, v model.Value, q model.Quality, 
 	}
 	st.flags = (st.flags | stReported) &^ stForce
 	if deadband {
-		st.rf = v.Float()
+		d.rf[ti] = v.Float()
 	}
-	c.batch.Samples = append(c.batch.Samples, model.Sample{Tag: td.path, Value: v, Quality: q, Source: now, Server: now, Code: code})
+	if !d.p.push {
+		// Polled: the sample is built from the state when the cycle is
+		// published (publish), in parts of bounded size, so a class keeps
+		// no batch of its own (72 bytes a tag with report: all). A tag is
+		// read once a cycle, so its latest value is the one to report.
+		st.flags |= stPending
+		return
+	}
+	// Pushed: every value that arrives between two ticks is reported, so
+	// each is kept as it comes.
+	c.batch.Samples = append(c.batch.Samples, model.Sample{Tag: d.p.path(td), Value: v, Quality: q, Source: now, Server: now, Code: code})
+}
+
+// sampleOf is tag ti's latest state as a sample. The caller holds c.mu.
+func (d *device) sampleOf(c *classRun, ti uint32) model.Sample {
+	st := &d.st[ti]
+	return model.Sample{Tag: d.p.path(&d.p.tags[ti]), Value: d.value(c, ti), Quality: st.q, Code: st.code, Source: st.t, Server: st.t}
 }
 
 // packValue keeps the number of v in 8 bytes (the type is kept apart, and

@@ -53,14 +53,14 @@ func (e *Engine) write(ctx context.Context, path string, v model.Value, ev *Writ
 	d, ti := vw.devs[ref.dev], ref.idx
 	td := &d.p.tags[ti]
 	ev.Device = d.p.cfg.Name
-	x := td.x
+	x := d.p.extra(td)
 	if x == nil || !x.writable {
 		return errcode.New(errcode.AcquireWriteNotWritable, "write %s: tag is not writable", path)
 	}
 	if td.bad {
 		return errcode.Wrap(errcode.AcquireWriteNotWritable, d.p.bad[ti], "write %s: tag is not resolved", path)
 	}
-	pt := td.point()
+	pt := d.p.point(td)
 	if !v.IsValid() || (pt.Type == model.String) != (v.T == model.String) {
 		return errcode.New(errcode.AcquireWriteType, "write %s: a %s value does not fit a %s tag", path, v.T, pt.Type)
 	}
@@ -83,7 +83,7 @@ func (e *Engine) write(ctx context.Context, path string, v model.Value, ev *Writ
 			}
 		}
 	}
-	raw, err := rawValue(td, v)
+	raw, err := rawValue(td, d.p.extra(td), v)
 	if err != nil {
 		return errcode.Wrap(errcode.AcquireWriteOutOfLimits, err, "write %s", path)
 	}
@@ -130,7 +130,7 @@ func (e *Engine) write(ctx context.Context, path string, v model.Value, ev *Writ
 
 // rawValue converts an engineering value to the tag's raw type, undoing
 // the scaling, and checks that the raw type can hold it.
-func rawValue(td *tagDef, v model.Value) (model.Value, error) {
+func rawValue(td *tagDef, x *tagExtra, v model.Value) (model.Value, error) {
 	t := td.typ
 	switch {
 	case t == model.String:
@@ -139,7 +139,7 @@ func rawValue(td *tagDef, v model.Value) (model.Value, error) {
 		return model.BoolValue(v.Bool()), nil
 	}
 	f := v.Float()
-	if x := td.x; x != nil && x.scaled {
+	if x != nil && x.scaled {
 		if x.gain == 0 {
 			return model.Value{}, errcode.New(errcode.AcquireWriteOutOfLimits, "scale gain is 0: the raw value cannot be computed")
 		}

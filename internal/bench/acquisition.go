@@ -67,6 +67,7 @@ type AcquisitionResult struct {
 	RSSAnonPeakMB float64 `json:"rss_anon_peak_mb"`
 	RSSFileMB     float64 `json:"rss_file_mb"`
 	HeapLiveMB    float64 `json:"heap_live_mb"`
+	GCPercent     int     `json:"gc_percent"` // GOGC at the end of the run (acquire.StartGCTuner); 0: the operator's GOGC
 	BusAcked      uint64  `json:"bus_acked"`
 	BusFailed     uint64  `json:"bus_failed"`
 }
@@ -287,6 +288,10 @@ func acquisitionRun(ctx context.Context, o AcquisitionOptions, iv time.Duration)
 	// otlink run does (app.Start): it cannot lower a peak already reached,
 	// but the steady RSS no longer carries pages the heap will not reuse soon.
 	debug.FreeOSMemory()
+	// The GC headroom otlink run uses for the engine's size (see
+	// acquire.StartGCTuner); stopped after the run, which may be one of several.
+	stopGC := acquire.StartGCTuner()
+	defer stopGC()
 	done := make(chan error, 1)
 	go func() { done <- eng.Run(ctx) }()
 
@@ -353,6 +358,7 @@ func acquisitionRun(ctx context.Context, o AcquisitionOptions, iv time.Duration)
 		res.CPUSecPerMillion = (cpu1 - cpu0).Seconds() / (float64(n) / 1e6)
 	}
 	res.RSSMB = peakRSSMB()
+	res.GCPercent = acquire.GCPercent()
 	res.RSSAnonPeakMB, res.RSSFileMB, res.HeapLiveMB = mem.anonPeak, mem.file, mem.heapLive
 	return res, nil
 }

@@ -70,13 +70,14 @@ func SamplesSubjectOf(device string) string {
 	return string(buf)
 }
 
-// MsgID is the Nats-Msg-Id of a batch: device/class/seq/start. JetStream
+// MsgID is the Nats-Msg-Id of a batch: device/class/seq/start, and /part
+// for the parts after the first of a cycle (model.Batch.Part). JetStream
 // drops a second message with the same id inside the duplicate window, so a
 // batch republished after a lost ack is stored once. The start time is part
 // of it so that a restarted acquisition whose sequence starts again at 1
 // is not mistaken for a republish.
 func MsgID(b *model.Batch) string {
-	buf := make([]byte, 0, len(b.Device)+len(b.Class)+44)
+	buf := make([]byte, 0, len(b.Device)+len(b.Class)+56)
 	buf = append(buf, b.Device...)
 	buf = append(buf, '/')
 	buf = append(buf, b.Class...)
@@ -84,6 +85,11 @@ func MsgID(b *model.Batch) string {
 	buf = strconv.AppendUint(buf, b.Seq, 10)
 	buf = append(buf, '/')
 	buf = strconv.AppendInt(buf, b.Start, 10)
+	if b.Part > 0 {
+		// Part 0 keeps the id a whole cycle had before batches had parts.
+		buf = append(buf, '/')
+		buf = strconv.AppendUint(buf, uint64(b.Part), 10)
+	}
 	return string(buf)
 }
 

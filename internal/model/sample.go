@@ -16,14 +16,20 @@ type Sample struct {
 	// 300,000 samples are common)
 }
 
-// Batch is the result of one poll cycle of one poll class of one device.
-// Samples of a batch travel together on the bus.
+// Batch is the result of one poll cycle of one poll class of one device,
+// or one part of it (see Part). Samples of a batch travel together on the
+// bus.
 type Batch struct {
-	Device  string   // device name from the config
-	Class   string   // poll class name
-	Seq     uint64   // per device and class, increases by one each cycle
-	Start   int64    // when the cycle started, Unix ns
-	End     int64    // when its last reply arrived, Unix ns
-	Missed  uint64   // cycles skipped before this one because the previous overran
+	Device string // device name from the config
+	Class  string // poll class name
+	Seq    uint64 // per device and class, increases by one each cycle
+	Start  int64  // when the cycle started, Unix ns
+	End    int64  // when its last reply arrived, Unix ns
+	Missed uint64 // cycles skipped before this one because the previous overran; on the first part only
+	// Part numbers the parts of one cycle, from 0: a cycle with many
+	// samples is delivered as several batches with the same Seq (each at
+	// most a few thousand samples), so that no message outgrows a bus's
+	// payload limit and no one holds a whole plant's samples at once.
+	Part    uint32
 	Samples []Sample // changed samples (report by exception) or all, as configured
 }
