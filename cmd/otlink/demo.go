@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -14,14 +15,17 @@ import (
 	"github.com/otlink/otlink/internal/app"
 	"github.com/otlink/otlink/internal/auth"
 	"github.com/otlink/otlink/internal/config"
+	"github.com/otlink/otlink/internal/driver"
 	"github.com/otlink/otlink/internal/errcode"
 	"github.com/otlink/otlink/internal/sim"
+	"github.com/otlink/otlink/internal/uatrust"
 	"github.com/otlink/otlink/internal/web"
 )
 
 func demoCmd() *cobra.Command {
 	var (
 		data, listen, nats, mqtt string
+		uaListen, mtcListen      string
 		plain                    bool
 		dur                      time.Duration
 		lines, machines          int
@@ -41,12 +45,49 @@ func demoCmd() *cobra.Command {
 				data = defaultDataDir("demo")
 			}
 			ctx := c.Context()
-			plant, err := sim.Start(ctx, sim.PlantConfig{Lines: lines, Machines: machines, Seed: seed})
+			// OPC UA trust, both ways, as a plant does it with `otlink
+			// certs trust`: the simulated OPC UA machine trusts otlink's
+			// client certificate (DATA/pki/own) and otlink's trust list
+			// gets the machine's certificate, kept in DATA/sim so that
+			// the trust outlasts this run.
+			pki, err := uatrust.Open(data)
+			if err != nil {
+				return err
+			}
+			own, err := pki.Own()
+			if err != nil {
+				return err
+			}
+			cncs := 0
+			if mtconnectPushes() {
+				cncs = 1
+			}
+			plant, err := sim.Start(ctx, sim.PlantConfig{Lines: lines, Machines: machines, Seed: seed,
+				CNCs: cncs, UAMachines: 1,
+				UA: sim.UAOptions{CertDir: filepath.Join(data, "sim"), TrustedClients: [][]byte{own.DER}}})
 			if err != nil {
 				return err
 			}
 			defer plant.Close()
+			for _, u := range plant.UAMachines() {
+				if _, err := pki.Add(u.Certificate(), uatrust.DirTrusted); err != nil {
+					return err
+				}
+			}
 			cfg := sim.DemoConfig(plant)
+			var uaNote, mtcNote string
+			if uaListen != "off" {
+				if uaListen, uaNote, err = demoListen(uaListen); err != nil {
+					return err
+				}
+				cfg.OPCUA = config.OPCUAServer{Enabled: true, Listen: uaListen}
+			}
+			if mtcListen != "off" {
+				if mtcListen, mtcNote, err = demoListen(mtcListen); err != nil {
+					return err
+				}
+				cfg.MTConnect = config.MTConnectAgent{Enabled: true, Listen: mtcListen}
+			}
 			cfg.Data = data
 			cfg.HTTP.Listen = listen
 			cfg.HTTP.PlainHTTP = plain
@@ -59,9 +100,19 @@ func demoCmd() *cobra.Command {
 			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 			out := c.OutOrStdout()
 			return serve(ctx, cfg, log, app.Options{MaxChunkSamples: demoChunkSamples}, dur, func(a *app.App) {
-				fmt.Fprintf(out, "otlink demo: %d simulated machines on %d lines\n", len(plant.Devices()), lines)
+				n := len(plant.Devices()) + len(plant.CNCs()) + len(plant.UAMachines())
+				fmt.Fprintf(out, "otlink demo: %d simulated machines on %d lines\n", n, lines)
 				for _, d := range plant.Devices() {
 					fmt.Fprintf(out, "  %-6s %-10s modbus tcp://%s\n", d.Line(), d.Name(), d.Addr())
+				}
+				for _, m := range plant.CNCs() {
+					fmt.Fprintf(out, "  %-6s %-10s mtconnect %s\n", m.Line(), m.Name(), m.URL())
+				}
+				if cncs == 0 {
+					fmt.Fprintln(out, "  (no MTConnect CNCs: this build's mtconnect driver does not stream into the engine)")
+				}
+				for _, u := range plant.UAMachines() {
+					fmt.Fprintf(out, "  %-6s %-10s opcua %s   (Basic256Sha256 SignAndEncrypt, certificates trusted both ways)\n", u.Line(), u.Name(), u.URL())
 				}
 				h := a.URL()
 				// First: the admin exists before any address is printed, so
@@ -74,6 +125,13 @@ func demoCmd() *cobra.Command {
 					fmt.Fprintf(out, "MQTT (UNS)    mqtt://%s   e.g. mosquitto_sub -h %s -t 'acme/#' -v\n", m, hostOf(m))
 				}
 				fmt.Fprintf(out, "NATS          %s\ndata          %s\n", a.Bus().ClientURL(), data)
+				if cfg.OPCUA.Enabled {
+					fmt.Fprintf(out, "OPC UA server opc.tcp://%s   secure policies only; user admin; trust %s in your client%s\n",
+						cfg.OPCUA.Listen, own.CertFile, uaNote)
+				}
+				if cfg.MTConnect.Enabled {
+					fmt.Fprintf(out, "MTConnect     http://%s/current   (probe, current, sample)%s\n", cfg.MTConnect.Listen, mtcNote)
+				}
 				fmt.Fprintf(out, "history       %s/api/v1/history/latest?tags=acme/*/*/*/*/*   (otlink history latest --url %s 'acme/*/*/*/*/*')\n", h, h)
 				fmt.Fprintf(out, "integrity     %s/api/v1/integrity   (otlink verify --url %s)\n", h, h)
 				if dur > 0 {
@@ -90,6 +148,8 @@ func demoCmd() *cobra.Command {
 	f.BoolVar(&plain, "plain-http", false, "serve plain HTTP instead of HTTPS (loopback only)")
 	f.StringVar(&nats, "nats", "127.0.0.1:4222", "embedded NATS client address")
 	f.StringVar(&mqtt, "mqtt", "127.0.0.1:1883", `embedded MQTT listener address, or "off"`)
+	f.StringVar(&uaListen, "opcua", config.DefaultOPCUAListen, `otlink's OPC UA server address, or "off"`)
+	f.StringVar(&mtcListen, "mtconnect", config.DefaultMTConnectListen, `otlink's MTConnect agent address, or "off"`)
 	f.DurationVar(&dur, "for", 0, "stop by itself after this long (e.g. 30s); 0 runs until Ctrl-C")
 	f.IntVar(&lines, "lines", 2, "simulated production lines")
 	f.IntVar(&machines, "machines", 4, "simulated machines per line")
@@ -119,6 +179,45 @@ func demoLogin(ctx context.Context, out io.Writer, a *app.App, data, base string
 	}
 	fmt.Fprintf(out, "API token     otlink token create --data %s --user admin --name me --perm tags.read --expires 1d\n", data)
 	fmt.Fprintf(out, "              then curl --cacert CA -H 'Authorization: Bearer otl_...' %s/api/v1/tags\n", base)
+}
+
+// mtconnectPushes tells whether the mtconnect driver streams into the
+// engine (driver.Pusher); the engine polls any other driver, and the
+// mtconnect driver refuses polls, so its CNCs would only show bad tags.
+func mtconnectPushes() bool {
+	d, ok := driver.Lookup("mtconnect")
+	if !ok {
+		return false
+	}
+	_, push := d.(driver.Pusher)
+	return push
+}
+
+// demoListen returns the address to serve on: addr itself when its port
+// is free, else (port 0, or a port in use, e.g. by another demo) a free
+// port on the same host, with a note saying so. The app does not report
+// back the port it bound, so the demo chooses it before.
+func demoListen(addr string) (string, string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", "", usageErr(err)
+	}
+	if port != "0" {
+		if ln, err := net.Listen("tcp", addr); err == nil {
+			ln.Close()
+			return addr, "", nil
+		}
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return "", "", err
+	}
+	got := ln.Addr().String()
+	ln.Close()
+	if port == "0" {
+		return got, "", nil
+	}
+	return got, "   (" + addr + " is in use)", nil
 }
 
 func hostOf(addr string) string {

@@ -84,12 +84,15 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, aopts app.
 			next, err := reload()
 			if err != nil {
 				log.Error("reload refused: the running config is kept", "err", err)
+				a.AuditConfigChange(ctx, cfg.File, err)
 				continue
 			}
 			if err := a.Reload(next); err != nil {
 				log.Error("reload failed: the running config is kept", "err", err)
+				a.AuditConfigChange(ctx, next.File, err)
 				continue
 			}
+			a.AuditConfigChange(ctx, next.File, nil)
 			log.Info("config reloaded")
 		case <-ctx.Done():
 			log.Info("stopping: finishing cycles in flight and flushing the bus")

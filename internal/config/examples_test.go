@@ -3,6 +3,11 @@ package config
 import (
 	"path/filepath"
 	"testing"
+
+	// The examples use every driver of the binary (the virtual plant has an
+	// MTConnect CNC and an OPC UA press).
+	_ "github.com/otlink/otlink/internal/driver/mtconnect"
+	_ "github.com/otlink/otlink/internal/driver/opcua"
 )
 
 // TestExamples checks that every config in examples/ loads without a

@@ -34,6 +34,10 @@ type PlantConfig struct {
 	Bench    int              `yaml:"bench"`     // pattern holding registers per device from hr:1000
 	MaxConns int              `yaml:"max_conns"` // connections per device; default 16
 	Faults   map[string]Fault `yaml:"faults"`    // initial misbehaviour by device name
+	// Machines beside the Modbus ones (opcua_plant.go); default none.
+	CNCs       int       `yaml:"mtconnect_cncs"` // simulated MTConnect CNCs per line
+	UAMachines int       `yaml:"opcua_machines"` // simulated OPC UA presses in the plant
+	UA         UAOptions `yaml:"-"`              // their certificates and trust
 
 	Clock Clock `yaml:"-"` // nil = real time
 }
@@ -70,6 +74,9 @@ func (c *PlantConfig) Validate() error {
 		return errcode.New(errcode.SimConfig, "bench %d outside 0..%d", c.Bench, 65536-BenchBase)
 	case c.MaxConns < 0:
 		return errcode.New(errcode.SimConfig, "negative max_conns")
+	}
+	if err := c.validateExtras(); err != nil {
+		return err
 	}
 	names := map[string]bool{}
 	for _, s := range plantLayout(c.Lines, c.Machines) {
@@ -143,6 +150,8 @@ type Plant struct {
 	cfg     PlantConfig
 	devices []*Device
 	byName  map[string]*Device
+	cncs    []*CNC       // MTConnect CNCs (opcua_plant.go)
+	uas     []*UAMachine // OPC UA machines
 }
 
 // Start starts a plant: every device listens when it returns. ctx bounds
@@ -175,6 +184,10 @@ func Start(ctx context.Context, cfg PlantConfig) (*Plant, error) {
 		p.devices = append(p.devices, d)
 		p.byName[s.name] = d
 	}
+	if err := p.startExtras(ctx); err != nil {
+		p.Close()
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -195,6 +208,7 @@ func (p *Plant) Close() error {
 	for _, d := range p.devices {
 		d.Close()
 	}
+	p.closeExtras()
 	return nil
 }
 
@@ -226,7 +240,8 @@ var demoTags = []struct {
 
 // DemoConfig returns an otlink config that acquires the plant: enterprise
 // acme, site taichung, area machining, one line per plant line, one
-// machine and one Modbus device per simulated device.
+// machine and one Modbus device per simulated device, then the MTConnect
+// CNCs and OPC UA machines on their lines.
 func DemoConfig(p *Plant) *config.Config {
 	c := &config.Config{Version: 1, Plant: config.Plant{Enterprise: "acme"}}
 	area := config.Area{Name: "machining"}
@@ -283,6 +298,7 @@ func DemoConfig(p *Plant) *config.Config {
 			},
 		})
 	}
+	p.demoExtras(c, &area, lineIx)
 	c.Plant.Sites = []config.Site{{Name: "taichung", Areas: []config.Area{area}}}
 	return c
 }

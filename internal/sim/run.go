@@ -45,6 +45,12 @@ func Run(ctx context.Context, opts RunOptions) error {
 		for _, d := range p.Devices() {
 			fmt.Fprintf(opts.Out, "%-8s %-10s %-6s modbus tcp://%s\n", d.Line(), d.Name(), d.Kind(), d.Addr())
 		}
+		for _, c := range p.CNCs() {
+			fmt.Fprintf(opts.Out, "%-8s %-10s %-6s mtconnect %s\n", c.Line(), c.Name(), c.Kind(), c.URL())
+		}
+		for _, u := range p.UAMachines() {
+			fmt.Fprintf(opts.Out, "%-8s %-10s %-6s opcua %s\n", u.Line(), u.Name(), u.Kind(), u.URL())
+		}
 	}
 	<-ctx.Done()
 	return nil

@@ -220,6 +220,13 @@ func parseOptions(m map[string]string) (options, error) {
 
 // Open implements driver.Driver. It parses the endpoint and options and
 // does no I/O.
+// Pushes implements driver.Pusher: an MTConnect device is always read by
+// subscription (a sample stream, or long polls of /sample in mode poll),
+// never by blocks, so the engine must not poll it.
+func (d *Driver) Pushes(driver.DeviceSpec) bool { return true }
+
+var _ driver.Pusher = (*Driver)(nil)
+
 func (d *Driver) Open(dev driver.DeviceSpec, endpoint string) (driver.Conn, error) {
 	if endpoint == "" {
 		endpoint = dev.Endpoint
