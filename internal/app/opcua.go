@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/rsa"
 	"crypto/x509"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/otlink/otlink/internal/auth"
 	"github.com/otlink/otlink/internal/config"
+	"github.com/otlink/otlink/internal/errcode"
 	"github.com/otlink/otlink/internal/historian/query"
 	"github.com/otlink/otlink/internal/uaserver"
 	"github.com/otlink/otlink/internal/uatrust"
@@ -65,13 +67,20 @@ func (p trustPKI) Own() ([]byte, *rsa.PrivateKey, error) {
 
 func (p trustPKI) Check(c *x509.Certificate) error { return p.s.Check(c) }
 
-// authUsers logs OPC UA users in with their otlink password. A user whose
-// login needs a second factor (which OPC UA cannot carry) gets read-only
-// access within the scopes of the account.
+// authUsers logs OPC UA users in with their otlink password, or with one
+// of their API tokens as the password. A user whose login needs a second
+// factor, which OPC UA cannot carry, gets read-only access (tags.read and
+// history.read as the account has them) within the account's scopes; a
+// token carries its own permissions and scopes, and writes only where its
+// scopes name the tag explicitly (auth.WriteScoped, as for the HTTP API),
+// so a SCADA that must write logs in with a token made for it.
 type authUsers struct{ s *auth.Service }
 
 func (u authUsers) Login(ctx context.Context, name, password, ip string) (*uaserver.User, error) {
 	ctx = auth.WithClientIP(ctx, ip)
+	if strings.HasPrefix(password, auth.TokenPrefix) {
+		return u.token(ctx, name, password)
+	}
 	res, err := u.s.Login(ctx, "", name, password)
 	if err != nil {
 		return nil, err
@@ -82,7 +91,11 @@ func (u authUsers) Login(ctx context.Context, name, password, ip string) (*uaser
 		if err != nil {
 			return nil, err
 		}
-		p := &auth.Principal{Name: name, Scopes: acct.Scopes, Perms: []string{auth.PermTagsRead}}
+		perms, err := u.readPerms(ctx, acct.Roles)
+		if err != nil {
+			return nil, err
+		}
+		p := &auth.Principal{Name: name, Scopes: acct.Scopes, Perms: perms}
 		return userOf(p), nil
 	}
 	p, err := u.s.Authenticate(ctx, res.Secret)
@@ -90,6 +103,41 @@ func (u authUsers) Login(ctx context.Context, name, password, ip string) (*uaser
 		return nil, err
 	}
 	return userOf(p), nil
+}
+
+// token logs in with an API token of the user name.
+func (u authUsers) token(ctx context.Context, name, secret string) (*uaserver.User, error) {
+	p, err := u.s.AuthenticateToken(ctx, secret)
+	if err == nil && p.Name != name {
+		err = errcode.New(errcode.UAServerAuth, "api token of another user")
+	}
+	ctx = auth.WithActor(ctx, name)
+	if err != nil {
+		u.s.Audit(ctx, auth.Event{Action: "login", Object: "user/" + name, Outcome: auth.OutcomeFailed, Detail: "opcua token: " + err.Error()})
+		return nil, err
+	}
+	u.s.Audit(ctx, auth.Event{Action: "login", Object: "user/" + name, Outcome: auth.OutcomeOK, Detail: "opcua token"})
+	return userOf(p), nil
+}
+
+// readPerms returns the read permissions the roles give.
+func (u authUsers) readPerms(ctx context.Context, roles []string) ([]string, error) {
+	all, err := u.s.Roles(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, r := range all {
+		if !slices.Contains(roles, r.Name) {
+			continue
+		}
+		for _, p := range r.Perms {
+			if (p == auth.PermTagsRead || p == auth.PermHistoryRead) && !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	return out, nil
 }
 
 func userOf(p *auth.Principal) *uaserver.User {
@@ -102,7 +150,11 @@ func userOf(p *auth.Principal) *uaserver.User {
 		if !p.Has(auth.PermTagsRead) {
 			return false
 		}
-		for _, s := range p.Scopes {
+		scopes := p.Scopes
+		if p.TokenID != 0 { // a token reads within its own scopes
+			scopes = p.TokenScopes
+		}
+		for _, s := range scopes {
 			if strings.HasPrefix(s, path+"/") {
 				return true
 			}
@@ -110,7 +162,7 @@ func userOf(p *auth.Principal) *uaserver.User {
 		return false
 	}
 	return &uaserver.User{Name: p.Name, Read: read,
-		Write:   func(path string) bool { return auth.Allowed(p, auth.PermTagsWrite, path) },
+		Write:   func(path string) bool { return auth.Allowed(p, auth.PermTagsWrite, path) && auth.WriteScoped(p, path) },
 		History: func(path string) bool { return auth.Allowed(p, auth.PermHistoryRead, path) }}
 }
 

@@ -9,6 +9,7 @@ const (
 	UAServerRequest Code = 2254
 	UAServerHistory Code = 2255
 	UAServerClient  Code = 2256
+	UAServerLimit   Code = 2257
 )
 
 func init() {
@@ -48,5 +49,10 @@ func init() {
 			Causes: []string{"node or npm is missing or the npm registry is unreachable", "the node-opcua client could not connect"},
 			Checks: []string{"`node --version`, `npm ping`", "the script's output"},
 			Fix:    "install Node.js 18 or later, or skip the interoperability test"},
+		Entry{Code: UAServerLimit, Name: "opcua.server.limit",
+			Title:  "an OPC UA connection was refused or closed by a server limit",
+			Causes: []string{"more open connections than max_sessions + 10", "a client that did not complete the Hello and OpenSecureChannel handshake within 10 s", "a first message that is not a Hello (a ReverseHello is refused)"},
+			Checks: []string{"the server log (proto=opcua) for the client's address", "how many connections the client opens and whether it closes them"},
+			Fix:    "close idle client connections, raise opcua.max_sessions, or fix the client's handshake"},
 	)
 }

@@ -14,6 +14,13 @@
 // against panics, so a malformed request costs one Bad status, never the
 // process.
 //
+// gopcua's accept loop does the TCP handshake inline and serves any
+// number of connections, so the server takes the listening socket over
+// once gopcua opened it (conn.go): connections are bounded, the handshake
+// has a deadline, and each connection is handed to gopcua's channel
+// broker as gopcua's own loop does. Monitored items report through this
+// package's data-change filters (filter.go), not gopcua's.
+//
 // It owns the address space of namespace "urn:otlink:plant" and the OPC UA
 // sessions. It must not decide trust itself (the PKI does), must not write
 // to devices except through Options.Writer (the engine's governed write),

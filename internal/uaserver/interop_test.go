@@ -95,7 +95,7 @@ func (a *audits) find(action, outcome string) *uaserver.AuditEvent {
 	return nil
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -128,7 +128,7 @@ type rig struct {
 	url   string
 }
 
-func startRig(t *testing.T, oc config.OPCUAServer) *rig {
+func startRig(t *testing.T, oc config.OPCUAServer, more ...func(*uaserver.Options)) *rig {
 	t.Helper()
 	d := sim.NewDevice(sim.DeviceConfig{Name: "cnc01"})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -149,8 +149,12 @@ func startRig(t *testing.T, oc config.OPCUAServer) *rig {
 	oc.Enabled = true
 	oc.Listen = freePort(t)
 	aud := &audits{}
-	srv, err := uaserver.New(uaserver.Options{Config: oc, Plant: cfg.Plant, Source: eng, Writer: eng, History: hist{}, Users: users{},
-		PKI: pki{store}, Audit: aud.add})
+	opts := uaserver.Options{Config: oc, Plant: cfg.Plant, Source: eng, Writer: eng, History: hist{}, Users: users{},
+		PKI: pki{store}, Audit: aud.add}
+	for _, f := range more {
+		f(&opts)
+	}
+	srv, err := uaserver.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,6 +318,12 @@ func TestNodeOPCUAInterop(t *testing.T) {
 				{"node": nodeID(machine), "type": "UInt16", "value": 1},
 			},
 			"history": map[string]any{"node": nodeID(machine + "/feed_override"), "start": "2026-01-02T03:04:05Z", "end": "2026-01-02T03:04:08Z"},
+			"filters": []map[string]any{
+				{"node": nodeID(machine + "/heartbeat"), "deadband": "Absolute", "value": 2},
+				{"node": nodeID(machine + "/feed_override"), "deadband": "Percent", "value": 5},
+				{"node": nodeID(machine + "/state"), "deadband": "Percent", "value": 5}, // no EURange
+			},
+			"translate": "/1:acme/1:taichung/1:machining/1:line1/1:cnc01/1:feed_override",
 		}),
 	})
 	if len(res) != 5 {
@@ -387,11 +397,17 @@ func TestNodeOPCUAInterop(t *testing.T) {
 	if r.dev.Values().FeedOverride != 150 {
 		t.Errorf("device feed override %d, want 150", r.dev.Values().FeedOverride)
 	}
-	if e := r.aud.find("tags.write", "ok"); e == nil || e.Actor != "op" || e.Object != machine+"/feed_override" {
+	if e := r.aud.find("tag.write", "ok"); e == nil || e.Actor != "op" || e.Object != machine+"/feed_override" {
 		t.Errorf("write not audited with the OPC UA user: %+v", e)
 	}
-	if e := r.aud.find("tags.write", "denied"); e == nil {
+	if e := r.aud.find("tag.write", "denied"); e == nil {
 		t.Errorf("refused write not audited")
+	}
+	if f, _ := full["filters"].([]any); len(f) != 3 || f[0] != "Good" || f[1] != "Good" || f[2] != "BadMonitoredItemFilterUnsupported" {
+		t.Errorf("deadband filters: %v, want [Good Good BadMonitoredItemFilterUnsupported]", full["filters"])
+	}
+	if tr, _ := full["translate"].(map[string]any); tr == nil || tr["status"] != "Good" || len(tr["targets"].([]any)) != 1 || tr["targets"].([]any)[0] != nodeID(machine+"/feed_override") {
+		t.Errorf("translate browse path: %v", full["translate"])
 	}
 	h, _ := full["history"].(map[string]any)
 	if vals, _ := h["values"].([]any); len(vals) != 4 || vals[0] != float64(100) {

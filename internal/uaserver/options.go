@@ -42,7 +42,7 @@ type Users interface {
 // AuditEvent is one security-relevant action of an OPC UA client.
 type AuditEvent struct {
 	Actor   string // user name, or "anonymous"
-	Action  string // opcua.session, tags.write
+	Action  string // opcua.session, tag.write
 	Object  string // tag path, user/NAME
 	Outcome string // ok, failed, denied
 	IP      string
@@ -88,4 +88,10 @@ type Options struct {
 	Logger   *slog.Logger
 	Version  string        // software version in the BuildInfo
 	WriteMax time.Duration // bound of one write; default 10s
+	// MaxConnections bounds the open TCP connections; default
+	// max_sessions + 10. More are refused with BadTcpNotEnoughResources.
+	MaxConnections int
+	// HandshakeTimeout bounds the time from accept to the first service
+	// request (Hello, OpenSecureChannel); default 10s.
+	HandshakeTimeout time.Duration
 }

@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gopcua/opcua/id"
@@ -55,8 +56,22 @@ type Server struct {
 	sess  *server.SessionService
 	async chan struct{}
 
-	mu       sync.Mutex
-	sessions map[string]*session
+	mu        sync.Mutex
+	sessions  map[string]*session
+	subParams map[uint32]subParams // by subscription id
+
+	fmu     sync.Mutex             // after gopcua's MonitoredItemService.Mu
+	filters map[uint32]*itemFilter // by monitored item id
+
+	// Connections (conn.go).
+	ln        net.Listener
+	brk       *broker
+	der       []byte
+	conns     chan struct{} // one per open connection
+	handshake time.Duration
+	refused   atomic.Int64 // connections over the limit
+	dropped   atomic.Int64 // notifications given up on a busy subscription
+	connWG    sync.WaitGroup
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -89,7 +104,15 @@ func New(opts Options) (*Server, error) {
 	if opts.WriteMax <= 0 {
 		opts.WriteMax = 10 * time.Second
 	}
-	s := &Server{opts: opts, cfg: cfg, log: opts.Logger.With("proto", "opcua"), sessions: map[string]*session{}, async: make(chan struct{}, maxAsync)}
+	if opts.HandshakeTimeout <= 0 {
+		opts.HandshakeTimeout = handshakeWithin
+	}
+	maxConns := opts.MaxConnections
+	if maxConns <= 0 {
+		maxConns = cfg.MaxSessions + extraConns
+	}
+	s := &Server{opts: opts, cfg: cfg, log: opts.Logger.With("proto", "opcua"), sessions: map[string]*session{}, subParams: map[uint32]subParams{}, filters: map[uint32]*itemFilter{}, async: make(chan struct{}, maxAsync),
+		conns: make(chan struct{}, maxConns), handshake: opts.HandshakeTimeout}
 	for _, p := range cfg.SecurityPolicies {
 		name, ok := config.UAPolicy(p)
 		if !ok {
@@ -148,7 +171,7 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return errcode.Wrap(errcode.UAServerStart, err, "opcua server certificate")
 	}
-	s.key = key
+	s.key, s.der = key, der
 	ver := s.opts.Version
 	if ver == "" {
 		ver = "dev"
@@ -198,7 +221,15 @@ func (s *Server) Start(ctx context.Context) error {
 		cancel()
 		return errcode.Wrap(errcode.UAServerStart, err, "opcua listen on %s", s.cfg.Listen)
 	}
-	s.wg.Add(2)
+	ln, brk, err := takeOver(srv)
+	if err != nil {
+		cancel()
+		srv.Close()
+		return errcode.Wrap(errcode.UAServerStart, err, "gopcua server internals")
+	}
+	s.ln, s.brk = ln, brk
+	s.wg.Add(3)
+	go s.acceptLoop(rctx)
 	go s.sampleLoop(rctx)
 	go s.sweepLoop(rctx)
 	s.log.Info("opcua server listening", "endpoint", s.EndpointURL(), "policies", len(s.secs), "tags", len(sp.tags))
@@ -211,7 +242,11 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.cancel()
+	if s.ln != nil {
+		s.ln.Close()
+	}
 	err := s.srv.Close()
+	s.connWG.Wait()
 	s.wg.Wait()
 	for range maxAsync { // wait for writes and history reads in flight
 		s.async <- struct{}{}
@@ -236,8 +271,8 @@ func (s *Server) register() {
 		id.DeleteNodesRequest_Encoding_DefaultBinary:                   s.inSession(denied),
 		id.DeleteReferencesRequest_Encoding_DefaultBinary:              s.inSession(denied),
 		id.BrowseRequest_Encoding_DefaultBinary:                        s.inSession(s.browse),
-		id.BrowseNextRequest_Encoding_DefaultBinary:                    s.inSession(unsupported),
-		id.TranslateBrowsePathsToNodeIDsRequest_Encoding_DefaultBinary: s.inSession(unsupported),
+		id.BrowseNextRequest_Encoding_DefaultBinary:                    s.inSession(s.browseNext),
+		id.TranslateBrowsePathsToNodeIDsRequest_Encoding_DefaultBinary: s.inSession(s.translate),
 		id.RegisterNodesRequest_Encoding_DefaultBinary:                 s.inSession(registerNodes),
 		id.UnregisterNodesRequest_Encoding_DefaultBinary:               s.inSession(unregisterNodes),
 		id.QueryFirstRequest_Encoding_DefaultBinary:                    s.inSession(unsupported),
@@ -249,14 +284,14 @@ func (s *Server) register() {
 		id.CallRequest_Encoding_DefaultBinary:                          s.inSession(unsupported),
 
 		id.CreateSubscriptionRequest_Encoding_DefaultBinary:    s.inSession(s.createSubscription),
-		id.ModifySubscriptionRequest_Encoding_DefaultBinary:    s.inSession(unsupported),
+		id.ModifySubscriptionRequest_Encoding_DefaultBinary:    s.inSession(s.modifySubscription),
 		id.SetPublishingModeRequest_Encoding_DefaultBinary:     s.inSession(unsupported),
 		id.PublishRequest_Encoding_DefaultBinary:               s.inSession(s.subs(func(x *server.SubscriptionService) server.Handler { return x.Publish })),
-		id.RepublishRequest_Encoding_DefaultBinary:             s.inSession(unsupported),
+		id.RepublishRequest_Encoding_DefaultBinary:             s.inSession(s.republish),
 		id.TransferSubscriptionsRequest_Encoding_DefaultBinary: s.inSession(unsupported),
 		id.DeleteSubscriptionsRequest_Encoding_DefaultBinary:   s.inSession(s.subs(func(x *server.SubscriptionService) server.Handler { return x.DeleteSubscriptions })),
 		id.CreateMonitoredItemsRequest_Encoding_DefaultBinary:  s.inSession(s.createMonitoredItems),
-		id.ModifyMonitoredItemsRequest_Encoding_DefaultBinary:  s.inSession(unsupported),
+		id.ModifyMonitoredItemsRequest_Encoding_DefaultBinary:  s.inSession(s.modifyMonitoredItems),
 		id.SetMonitoringModeRequest_Encoding_DefaultBinary:     s.inSession(s.itemsByID),
 		id.SetTriggeringRequest_Encoding_DefaultBinary:         s.inSession(unsupported),
 		id.DeleteMonitoredItemsRequest_Encoding_DefaultBinary:  s.inSession(s.itemsByID),
@@ -493,6 +528,7 @@ func (s *Server) closeSession(sc *uasc.SecureChannel, r ua.Request, reqID uint32
 	}
 	delete(s.sessions, tok.String())
 	s.mu.Unlock()
+	s.endSubs(tok)
 	return s.sess.CloseSession(sc, r, reqID)
 }
 
@@ -523,7 +559,26 @@ func (s *Server) sweep(now time.Time) {
 	}
 	s.mu.Unlock()
 	for _, tok := range gone {
-		s.sess.CloseSession(nil, &ua.CloseSessionRequest{RequestHeader: &ua.RequestHeader{AuthenticationToken: tok}}, 0)
+		s.endSession(tok)
+	}
+	if s.srv == nil {
+		return
+	}
+	s.pruneFilters(s.srv.MonitoredItemService)
+	if svc := s.srv.SubscriptionService; svc != nil {
+		svc.Mu.Lock()
+		live := make(map[uint32]bool, len(svc.Subs))
+		for id := range svc.Subs {
+			live[id] = true
+		}
+		svc.Mu.Unlock()
+		s.mu.Lock()
+		for id := range s.subParams {
+			if !live[id] {
+				delete(s.subParams, id)
+			}
+		}
+		s.mu.Unlock()
 	}
 }
 
@@ -580,9 +635,7 @@ func (s *Server) sample(buf []acquire.TagValue) []acquire.TagValue {
 			dv.SourceTimestamp = src
 		}
 		n.tag.cur.Store(dv)
-		if s.srv != nil && s.srv.MonitoredItemService != nil {
-			s.srv.ChangeNotification(n.id)
-		}
+		s.notify(n, dv)
 	}
 	return buf
 }
@@ -614,4 +667,34 @@ func newNonce(n int) []byte {
 	b := make([]byte, n)
 	rand.Read(b)
 	return b
+}
+
+// endSession closes a gopcua session and its subscriptions.
+func (s *Server) endSession(tok *ua.NodeID) {
+	s.endSubs(tok)
+	s.sess.CloseSession(nil, &ua.CloseSessionRequest{RequestHeader: &ua.RequestHeader{AuthenticationToken: tok}}, 0)
+}
+
+// endSubs deletes the subscriptions of a session: gopcua's CloseSession
+// leaves them running until their lifetime ends, which can be days.
+func (s *Server) endSubs(tok *ua.NodeID) {
+	if s.srv == nil || s.srv.SubscriptionService == nil {
+		return
+	}
+	svc := s.srv.SubscriptionService
+	gs := s.srv.Session(&ua.RequestHeader{AuthenticationToken: tok})
+	if gs == nil {
+		return
+	}
+	var ids []uint32
+	svc.Mu.Lock()
+	for id, sub := range svc.Subs {
+		if sub != nil && sub.Session == gs {
+			ids = append(ids, id)
+		}
+	}
+	svc.Mu.Unlock()
+	for _, id := range ids {
+		svc.DeleteSubscription(id)
+	}
 }

@@ -191,6 +191,9 @@ func (s *Server) createSubscription(sc *uasc.SecureChannel, r ua.Request, reqID 
 		return nil, ua.StatusBadInternalError
 	}
 	svc.Subs[subID] = sub
+	s.mu.Lock()
+	s.subParams[subID] = subParams{interval: iv, lifetime: life, keepAlive: keep}
+	s.mu.Unlock()
 	sub.Start()
 	return &ua.CreateSubscriptionResponse{ResponseHeader: respHeader(req, ua.StatusOK), SubscriptionID: subID,
 		RevisedPublishingInterval: iv, RevisedLifetimeCount: life, RevisedMaxKeepAliveCount: keep}, nil
@@ -216,11 +219,16 @@ func (s *Server) createMonitoredItems(sc *uasc.SecureChannel, r ua.Request, reqI
 	if sub == nil || sub.Session != s.srv.Session(req.RequestHeader) {
 		return nil, ua.StatusBadSubscriptionIDInvalid
 	}
+	if req.TimestampsToReturn > ua.TimestampsToReturnNeither {
+		return nil, ua.StatusBadTimestampsToReturnInvalid
+	}
 	results := make([]*ua.MonitoredItemCreateResult, len(req.ItemsToCreate))
 	var pass []*ua.MonitoredItemCreateRequest
 	var at []int
+	var filters []*itemFilter
 	for i, it := range req.ItemsToCreate {
 		var st ua.StatusCode
+		var f *itemFilter
 		switch {
 		case it == nil || it.ItemToMonitor == nil || it.ItemToMonitor.NodeID == nil || it.RequestedParameters == nil:
 			st = ua.StatusBadMonitoredItemFilterInvalid
@@ -228,6 +236,19 @@ func (s *Server) createMonitoredItems(sc *uasc.SecureChannel, r ua.Request, reqI
 			st = ua.StatusBadNodeIDUnknown
 		case !s.canRead(ss, it.ItemToMonitor.NodeID):
 			st = ua.StatusBadUserAccessDenied
+		default:
+			n := s.sp.lookup(it.ItemToMonitor.NodeID)
+			f, st = parseFilter(n, it.ItemToMonitor.AttributeID, it.RequestedParameters, it.MonitoringMode)
+			if st == ua.StatusOK {
+				st = 0
+				// gopcua reports the current value when it creates the
+				// item: that is the first value sent.
+				if n != nil && n.tag != nil && f.value {
+					if dv := n.tag.cur.Load(); dv != nil {
+						f.record(dv)
+					}
+				}
+			}
 		}
 		if st != 0 {
 			results[i] = &ua.MonitoredItemCreateResult{StatusCode: st, FilterResult: ua.NewExtensionObject(nil)}
@@ -235,6 +256,7 @@ func (s *Server) createMonitoredItems(sc *uasc.SecureChannel, r ua.Request, reqI
 		}
 		pass = append(pass, it)
 		at = append(at, i)
+		filters = append(filters, f)
 	}
 	if len(pass) > 0 {
 		sub := *req
@@ -247,9 +269,16 @@ func (s *Server) createMonitoredItems(sc *uasc.SecureChannel, r ua.Request, reqI
 		if !ok || len(cr.Results) != len(pass) {
 			return nil, ua.StatusBadInternalError
 		}
+		s.fmu.Lock()
 		for j, i := range at {
 			results[i] = cr.Results[j]
+			if r := cr.Results[j]; r != nil && r.StatusCode == ua.StatusOK {
+				s.filters[r.MonitoredItemID] = filters[j]
+				r.RevisedSamplingInterval = s.revisedSampling(pass[j].RequestedParameters.SamplingInterval)
+				r.RevisedQueueSize = 1
+			}
 		}
+		s.fmu.Unlock()
 	}
 	return &ua.CreateMonitoredItemsResponse{ResponseHeader: respHeader(req, ua.StatusOK), Results: results, DiagnosticInfos: []*ua.DiagnosticInfo{}}, nil
 }
@@ -265,6 +294,9 @@ func (s *Server) itemsByID(sc *uasc.SecureChannel, r ua.Request, reqID uint32, s
 	var ids []uint32
 	switch req := r.(type) {
 	case *ua.SetMonitoringModeRequest:
+		if req.MonitoringMode > ua.MonitoringModeReporting {
+			return nil, ua.StatusBadMonitoringModeInvalid
+		}
 		ids = req.MonitoredItemIDs
 	case *ua.DeleteMonitoredItemsRequest:
 		ids = req.MonitoredItemIDs
@@ -314,9 +346,22 @@ func (s *Server) itemsByID(sc *uasc.SecureChannel, r ua.Request, reqID uint32, s
 		if len(got) != len(pass) {
 			return nil, ua.StatusBadInternalError
 		}
+		s.fmu.Lock()
 		for j, i := range at {
 			results[i] = got[j]
+			if got[j] != ua.StatusOK {
+				continue
+			}
+			switch req := r.(type) {
+			case *ua.SetMonitoringModeRequest:
+				if f := s.filters[pass[j]]; f != nil {
+					f.mode = req.MonitoringMode
+				}
+			case *ua.DeleteMonitoredItemsRequest:
+				delete(s.filters, pass[j])
+			}
 		}
+		s.fmu.Unlock()
 	}
 	switch r.(type) {
 	case *ua.SetMonitoringModeRequest:

@@ -57,6 +57,9 @@ type tagVar struct {
 	path     string
 	typ      model.Type
 	writable bool
+	numeric  bool
+	hasRange bool    // EURange, for percent deadbands
+	lo, hi   float64 // EURange
 	cur      atomic.Pointer[ua.DataValue]
 }
 
@@ -132,7 +135,10 @@ func (s *space) machine(parent *node, m config.Machine) {
 		}
 		tn := s.add(mn, path, t.Name, ua.NodeClassVariable, id.BaseDataVariableType, id.HasComponent, t.Description)
 		tn.dataType = dataTypeOf(typ)
-		tn.tag = &tagVar{path: path, typ: typ, writable: t.Writable}
+		tn.tag = &tagVar{path: path, typ: typ, writable: t.Writable, numeric: typ != model.Bool && typ != model.String && tn.dataType != id.String}
+		if t.Range != nil {
+			tn.tag.hasRange, tn.tag.lo, tn.tag.hi = true, t.Range.Min, t.Range.Max
+		}
 		tn.tag.cur.Store(&ua.DataValue{EncodingMask: ua.DataValueStatusCode, Status: ua.StatusBadWaitingForInitialData})
 		s.tags[path] = tn
 		if t.Unit != "" {

@@ -66,9 +66,17 @@ func (s *Server) writeOne(w *ua.WriteValue, ss *session) ua.StatusCode {
 	path := n.tag.path
 	user := ss.user
 	ctx := context.Background()
-	ev := AuditEvent{Actor: user.Name, Action: "tags.write", Object: path, IP: ss.ip}
+	// One tag.write event per write, like the web UI's, with the OPC UA
+	// user; the engine adds its own device-side record (device.write) for
+	// the writes that reach it.
+	old := "unknown"
+	if dv := n.tag.cur.Load(); dv != nil && dv.Value != nil && uint32(dv.Status) == 0 {
+		old = fmt.Sprint(dv.Value.Value())
+	}
+	ev := AuditEvent{Actor: user.Name, Action: "tag.write", Object: path, IP: ss.ip, Detail: "opcua old=" + old}
 	refuse := func(outcome string, code ua.StatusCode, why string) ua.StatusCode {
-		ev.Outcome, ev.Detail = outcome, "opcua: "+why
+		ev.Outcome = outcome
+		ev.Detail += " " + why
 		s.audit(ctx, ev)
 		s.log.Info("opcua write refused", "code", errcode.UAServerWrite.String(), "tag", path, "user", user.Name, "err", why)
 		return code
@@ -90,7 +98,7 @@ func (s *Server) writeOne(w *ua.WriteValue, ss *session) ua.StatusCode {
 	if !ok {
 		return refuse("failed", ua.StatusBadTypeMismatch, fmt.Sprintf("value does not fit a %s tag", n.tag.typ))
 	}
-	ev.Detail = "opcua: " + v.String()
+	ev.Detail += " new=" + v.String()
 	wctx, cancel := context.WithTimeout(ctx, s.opts.WriteMax)
 	err := s.opts.Writer.Write(wctx, path, v)
 	cancel()

@@ -12,7 +12,9 @@
 // Sign, SignAndEncrypt), user/password (absent: anonymous), pki (folder
 // for the client's own certificate), browse (a node id to start from),
 // read (node ids), subscribe (node id, wait for changes), writes (list of
-// {node, type, value}), history ({node, start, end}).
+// {node, type, value}), history ({node, start, end}), filters (list of
+// {node, deadband, value}: monitored items with a data-change filter),
+// translate (a browse path from Objects).
 //
 // Install: npm install in a cache folder outside the repository (the Go
 // test does it): NODE_PATH=<cache>/node_modules node client.js '<job>'.
@@ -83,6 +85,31 @@ async function runJob(job) {
       }), job.subscribeMs || 8000, "subscription").catch((e) => { out.subscribeError = String(e.message || e); });
       out.changes = seen;
       await sub.terminate();
+    }
+    if (job.filters) {
+      // Monitored items with data-change filters: [{node, deadband: "Absolute"|"Percent", value}];
+      // each result is the status the server gave the item.
+      const sub = await session.createSubscription2({ requestedPublishingInterval: 100, requestedLifetimeCount: 600,
+        requestedMaxKeepAliveCount: 10, maxNotificationsPerPublish: 1000, publishingEnabled: true, priority: 1 });
+      out.filters = [];
+      for (const f of job.filters) {
+        const filter = new ua.DataChangeFilter({ trigger: ua.DataChangeTrigger.StatusValue,
+          deadbandType: ua.DeadbandType[f.deadband], deadbandValue: f.value });
+        try {
+          const item = await sub.monitor({ nodeId: f.node, attributeId: ua.AttributeIds.Value },
+            { samplingInterval: 100, discardOldest: true, queueSize: 10, filter }, ua.TimestampsToReturn.Both);
+          out.filters.push(item.statusCode ? item.statusCode.name : "Good");
+        } catch (e) {
+          const m = /Bad[A-Za-z]+/.exec(String(e && e.message || e));
+          out.filters.push(m ? m[0] : String(e && e.message || e));
+        }
+      }
+      await sub.terminate();
+    }
+    if (job.translate) {
+      // A browse path from Objects, e.g. "/1:acme/1:taichung".
+      const r = await session.translateBrowsePath(ua.makeBrowsePath("i=85", job.translate));
+      out.translate = { status: r.statusCode.name, targets: (r.targets || []).map((t) => t.targetId.toString()) };
     }
     if (job.writes) {
       out.writes = [];
