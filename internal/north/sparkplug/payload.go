@@ -324,6 +324,7 @@ func Unmarshal(b []byte) (*Payload, error) {
 				return nil, err
 			}
 			p.Metrics = append(p.Metrics, m)
+		case num == 5 && typ == protowire.BytesType: // body: not used by otlink, skipped as the spec allows
 		case num <= 5:
 			return nil, bad("payload field %d has wire type %d", num, typ)
 		}
