@@ -122,6 +122,9 @@ func (n *Node) deviceBirth(name string, nowMs uint64) Message {
 	d.born = true
 	ms := make([]Metric, 0, len(d.metrics))
 	for _, st := range d.metrics {
+		if st.last.Datatype == TypeUnknown {
+			continue // not typed yet (see Data)
+		}
 		m := st.last
 		m.Name, m.Alias, m.HasAlias = st.last.Name, st.alias, true
 		ms = append(ms, m)
@@ -159,26 +162,45 @@ func (n *Node) Data(b *model.Batch, nowMs uint64) []Message {
 	for i := range b.Samples {
 		m := metricOf(&b.Samples[i])
 		st := d.metrics[m.Name]
-		if st == nil || st.last.Datatype != m.Datatype && m.Datatype != TypeUnknown {
-			if st == nil {
-				st = &metricState{alias: n.nextAlias}
-				n.nextAlias++
-				d.metrics[m.Name] = st
-			}
-			rebirth = true
+		if st == nil {
+			st = &metricState{alias: n.nextAlias}
+			n.nextAlias++
+			d.metrics[m.Name] = st
+		}
+		if m.Datatype != TypeUnknown && st.last.Datatype != m.Datatype {
+			rebirth = true // new, or its type changed: a DBIRTH lists it
 		}
 		if m.Datatype == TypeUnknown { // a bad sample with no value keeps its type
 			m.Datatype = st.last.Datatype
 		}
 		st.last = m
+		if m.Datatype == TypeUnknown {
+			// Never had a value: a birth must give every metric a
+			// datatype, so the metric waits for its first value (which
+			// brings a DBIRTH) instead of being born untyped.
+			continue
+		}
 		m.Name, m.Alias, m.HasAlias = "", st.alias, true
 		ms = append(ms, m)
 	}
-	if rebirth {
+	if rebirth && d.typed() {
 		return []Message{n.deviceBirth(b.Device, nowMs)}
+	}
+	if rebirth || len(ms) == 0 {
+		return nil // nothing typed to tell yet: the device is born with its first value
 	}
 	p := Payload{Timestamp: nowMs, HasSeq: true, Seq: n.nextSeq(), Metrics: ms}
 	return []Message{{Topic: n.Topic("DDATA", b.Device), Payload: p.Marshal(nil)}}
+}
+
+// typed reports whether any metric of d has had a value (a datatype).
+func (d *device) typed() bool {
+	for _, st := range d.metrics {
+		if st.last.Datatype != TypeUnknown {
+			return true
+		}
+	}
+	return false
 }
 
 // CommandTopic is the NCMD topic the node subscribes to.

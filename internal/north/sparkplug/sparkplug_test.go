@@ -200,3 +200,45 @@ func TestNodeLifecycle(t *testing.T) {
 		t.Fatalf("NBIRTH after reconnect must carry the NDEATH's bdSeq")
 	}
 }
+
+// A tag whose first sample is bad has no datatype yet; a birth must give
+// every metric one, so the metric waits for its first value, which brings
+// a new DBIRTH with it typed.
+func TestUntypedMetricWaitsForItsFirstValue(t *testing.T) {
+	n := NewNode("plant", "edge1", 0)
+	n.Connect(1)
+	n.Birth(2)
+	bad := &model.Batch{Device: "cnc01", Samples: []model.Sample{{Tag: "a/temp", Quality: model.BadNotConnected, Source: 5e6}}}
+	if msgs := n.Data(bad, 3); len(msgs) != 0 {
+		t.Fatalf("a device with only an untyped metric is born: %v", msgs)
+	}
+	mixed := &model.Batch{Device: "cnc01", Samples: []model.Sample{
+		{Tag: "a/speed", Value: model.FloatValue(model.Float64, 1), Source: 5e6},
+		{Tag: "a/temp", Quality: model.BadNotConnected, Source: 5e6},
+	}}
+	msgs := n.Data(mixed, 4)
+	if len(msgs) != 1 || msgs[0].Topic != "spBv1.0/plant/DBIRTH/edge1/cnc01" {
+		t.Fatalf("want a DBIRTH: %v", msgs)
+	}
+	for _, m := range decode(t, msgs[0]).Metrics {
+		if m.Datatype == TypeUnknown || m.Name == "a/temp" {
+			t.Fatalf("DBIRTH carries an untyped metric: %+v", m)
+		}
+	}
+	// Untyped alone: no DDATA for an alias the host was never told.
+	if msgs := n.Data(bad, 5); len(msgs) != 0 {
+		t.Fatalf("DDATA of an unborn metric: %v", msgs)
+	}
+	good := &model.Batch{Device: "cnc01", Samples: []model.Sample{{Tag: "a/temp", Value: model.FloatValue(model.Float64, 21.5), Source: 6e6}}}
+	msgs = n.Data(good, 6)
+	if len(msgs) != 1 || msgs[0].Topic != "spBv1.0/plant/DBIRTH/edge1/cnc01" {
+		t.Fatalf("the first value of a/temp must bring a DBIRTH: %v", msgs)
+	}
+	var typed bool
+	for _, m := range decode(t, msgs[0]).Metrics {
+		typed = typed || m.Name == "a/temp" && m.Datatype == TypeDouble
+	}
+	if !typed {
+		t.Fatal("a/temp is not in the new DBIRTH as a double")
+	}
+}
