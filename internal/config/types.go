@@ -231,6 +231,16 @@ type Monitor struct {
 	Rules      string             `yaml:"rules,omitempty" json:"rules,omitempty"`       // custom detection rules file (YAML)
 	Learn      Duration           `yaml:"learn,omitempty" json:"learn,omitempty"`       // learning period without a baseline file; default 24h
 	Flow       MonitorFlow        `yaml:"flow,omitempty" json:"flow,omitempty"`
+	// Zones name the plant's network zones (IEC 62443 zones) by their
+	// address ranges; the war room groups hosts by them. A host in no
+	// zone is grouped by its subnet.
+	Zones []MonitorZone `yaml:"zones,omitempty" json:"zones,omitempty"`
+}
+
+// MonitorZone is one network zone: a name and its address ranges.
+type MonitorZone struct {
+	Name     string   `yaml:"name" json:"name"`
+	Networks []string `yaml:"networks" json:"networks"` // CIDR prefixes, e.g. 10.1.2.0/24, fd00:1::/64; the first zone that holds an address wins
 }
 
 // MonitorInterface is one interface captured (AF_PACKET, CAP_NET_RAW).

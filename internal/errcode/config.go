@@ -47,6 +47,7 @@ const (
 	ConfigCSVAddress Code = 1053
 	ConfigCSVScan    Code = 1054
 	ConfigCSVNotice  Code = 1055
+	ConfigBadNetwork Code = 1056
 )
 
 func init() {
@@ -227,5 +228,9 @@ func init() {
 			Causes: []string{"a read/write tag imported read-only because writes need limits", "a scaling mode otlink does not have"},
 			Checks: []string{"the message of the row"},
 			Fix:    "review the imported tag and complete it by hand"},
+		Entry{Code: ConfigBadNetwork, Name: "config.bad_network", Title: "a network range is not a CIDR prefix",
+			Causes: []string{"a typing error", "an address without its prefix length", "an octet above 255"},
+			Checks: []string{"the zone's networks list"},
+			Fix:    "write prefixes such as 10.1.2.0/24 or fd00:1::/64"},
 	)
 }

@@ -76,6 +76,7 @@ type Monitor struct {
 	log   *slog.Logger
 	opts  Options
 	cfg   config.Monitor
+	zones []zone // cfg.Zones, parsed
 	srcs  []capture.Source
 	names []string
 	live  *live // the war room's read model; its own lock
@@ -110,7 +111,7 @@ func Start(ctx context.Context, cfg config.Monitor, opts Options) (*Monitor, err
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	m := &Monitor{log: opts.Logger, opts: opts, cfg: cfg, inv: asset.New(),
+	m := &Monitor{log: opts.Logger, opts: opts, cfg: cfg, zones: parseZones(cfg.Zones), inv: asset.New(),
 		seq: map[string]int{}, stats: Stats{Protos: map[string]ProtoCount{}}}
 	if cfg.Rules != "" {
 		r, err := detect.LoadRules(cfg.Rules)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/otlink/otlink/internal/asset"
+	"github.com/otlink/otlink/internal/config"
 	"github.com/otlink/otlink/internal/errcode"
 	"github.com/otlink/otlink/internal/monitor/view"
 )
@@ -16,7 +17,42 @@ import (
 // prefixed with its VLAN when its traffic is tagged.
 const ZoneRule = "subnet: IPv4 /24, IPv6 /64; prefixed with the VLAN id when the traffic is tagged"
 
-// ZoneOf returns the zone of an address seen on VLAN vlan (0: untagged).
+// zoneOf returns the configured zone (monitor.zones) that holds a, the
+// first that does, else the subnet rule's zone.
+func (m *Monitor) zoneOf(a netip.Addr, vlan uint16) string {
+	a = a.Unmap()
+	for _, z := range m.zones {
+		for _, p := range z.nets {
+			if p.Contains(a) {
+				return z.name
+			}
+		}
+	}
+	return ZoneOf(a, vlan)
+}
+
+// zone is a configured zone, parsed (the config validator checked it).
+type zone struct {
+	name string
+	nets []netip.Prefix
+}
+
+func parseZones(cfg []config.MonitorZone) []zone {
+	out := make([]zone, 0, len(cfg))
+	for _, z := range cfg {
+		zz := zone{name: z.Name}
+		for _, n := range z.Networks {
+			if p, err := netip.ParsePrefix(n); err == nil {
+				zz.nets = append(zz.nets, p.Masked())
+			}
+		}
+		out = append(out, zz)
+	}
+	return out
+}
+
+// ZoneOf returns the subnet zone of an address seen on VLAN vlan (0:
+// untagged): the rule for hosts in no configured zone.
 func ZoneOf(a netip.Addr, vlan uint16) string {
 	a = a.Unmap()
 	bits := 64
@@ -179,7 +215,11 @@ func (m *Monitor) Map() view.Map {
 		}
 	}
 	l.mu.Unlock()
-	out := view.Map{Rule: ZoneRule, Zones: []view.Zone{}, Edges: make([]view.Edge, 0, len(edges))}
+	rule := ZoneRule
+	if len(m.zones) > 0 {
+		rule = "configured zones (monitor.zones); other hosts by " + ZoneRule
+	}
+	out := view.Map{Rule: rule, Zones: []view.Zone{}, Edges: make([]view.Edge, 0, len(edges))}
 	for k, e := range edges {
 		e.Functions = []view.Function{}
 		for f, n := range fns[k] {
@@ -214,7 +254,7 @@ func (m *Monitor) Map() view.Map {
 			seen[ip] = true
 			a := netip.MustParseAddr(ip)
 			h := hs[a]
-			vh := view.Host{IP: ip, Role: string(asset.Unknown), Zone: ZoneOf(a, h.vlan), Packets: h.packets, Bytes: h.bytes}
+			vh := view.Host{IP: ip, Role: string(asset.Unknown), Zone: m.zoneOf(a, h.vlan), Packets: h.packets, Bytes: h.bytes}
 			if ia, ok := inv[ip]; ok {
 				vh.Name, vh.Role = ia.Name, string(ia.Role)
 			}
@@ -256,7 +296,7 @@ func (m *Monitor) Talkers(n int) []view.Talker {
 	l.mu.Unlock()
 	out := make([]view.Talker, 0, len(hs))
 	for a, h := range hs {
-		t := view.Talker{IP: a.String(), Zone: ZoneOf(a, h.vlan), Role: string(asset.Unknown), Packets: h.packets, Bytes: h.bytes, Peers: len(h.peers)}
+		t := view.Talker{IP: a.String(), Zone: m.zoneOf(a, h.vlan), Role: string(asset.Unknown), Packets: h.packets, Bytes: h.bytes, Peers: len(h.peers)}
 		if ia, ok := inv[t.IP]; ok {
 			t.Role = string(ia.Role)
 		}
@@ -298,7 +338,7 @@ func (m *Monitor) Assets() []view.Asset {
 			if h := hs[ip]; h != nil {
 				v.Packets, v.Bytes, v.Flows, vlan = h.packets, h.bytes, h.flows, h.vlan
 			}
-			v.Zone = ZoneOf(ip, vlan)
+			v.Zone = m.zoneOf(ip, vlan)
 			done[ip] = true
 		}
 		out = append(out, v)
@@ -307,7 +347,7 @@ func (m *Monitor) Assets() []view.Asset {
 		if done[ip] || !ip.IsValid() || ip.IsMulticast() || ip.IsUnspecified() {
 			continue
 		}
-		out = append(out, view.Asset{IP: ip.String(), Role: string(asset.Unknown), Zone: ZoneOf(ip, h.vlan), ServerOf: []string{}, ClientOf: []string{},
+		out = append(out, view.Asset{IP: ip.String(), Role: string(asset.Unknown), Zone: m.zoneOf(ip, h.vlan), ServerOf: []string{}, ClientOf: []string{},
 			Packets: h.packets, Bytes: h.bytes, Flows: h.flows})
 	}
 	for i := range out {

@@ -348,6 +348,23 @@ func TestZoneOf(t *testing.T) {
 	}
 }
 
+// Configured zones name hosts by their networks, the first match wins,
+// and hosts in none fall back to the subnet rule.
+func TestConfiguredZones(t *testing.T) {
+	m := &Monitor{zones: parseZones([]config.MonitorZone{
+		{Name: "cell-1", Networks: []string{"10.1.2.0/25", "fd00:1::/64"}},
+		{Name: "plant", Networks: []string{"10.1.0.0/16"}},
+	})}
+	for ip, want := range map[string]string{
+		"10.1.2.3": "cell-1", "::ffff:10.1.2.3": "cell-1", "fd00:1::9": "cell-1",
+		"10.1.2.200": "plant", "10.1.9.9": "plant", "192.168.0.7": "192.168.0.0/24",
+	} {
+		if got := m.zoneOf(netip.MustParseAddr(ip), 0); got != want {
+			t.Errorf("%s: zone %q, want %q", ip, got, want)
+		}
+	}
+}
+
 var _ = detect.StateNew
 
 // BenchmarkLivePacket reports the read model's cost per packet (decode,
