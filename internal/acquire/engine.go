@@ -48,7 +48,10 @@ type Options struct {
 
 	Now     func() time.Time                   // timestamps; nil = time.Now
 	Drivers func(string) (driver.Driver, bool) // nil = driver.Lookup
-	OnWrite func(WriteEvent)                   // audit hook: every write attempt, accepted or refused
+	// OnWrite is the audit hook: every write attempt, accepted or refused,
+	// with the context of the Write call (who asked: the caller's
+	// principal or actor travels in it).
+	OnWrite func(context.Context, WriteEvent)
 
 	BackoffBase   time.Duration // default DefaultBackoffBase
 	BackoffMax    time.Duration // default DefaultBackoffMax

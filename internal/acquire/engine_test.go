@@ -464,7 +464,7 @@ func TestWriteGovernance(t *testing.T) {
 	f.dev("d:502").set(func(d *fakeDev) { d.regs[1] = 40 }) // 20.0 in engineering units
 	var events []WriteEvent
 	opts := testOpts(f, newRecSink())
-	opts.OnWrite = func(ev WriteEvent) { events = append(events, ev) }
+	opts.OnWrite = func(_ context.Context, ev WriteEvent) { events = append(events, ev) }
 	e, err := New(plantWith([]config.Device{dc}, map[string][]config.Tag{"d": tags}), opts)
 	if err != nil {
 		t.Fatal(err)

@@ -39,7 +39,7 @@ func (e *Engine) Write(ctx context.Context, path string, v model.Value) error {
 		ev.Accepted = true
 	}
 	if e.opts.OnWrite != nil {
-		e.opts.OnWrite(ev)
+		e.opts.OnWrite(ctx, ev)
 	}
 	return err
 }

@@ -119,7 +119,7 @@ func Start(ctx context.Context, cfg *config.Config, opts Options) (*App, error) 
 	// a is made after the engine; writes cannot happen before Start returns.
 	var a *App
 	eng, err := acquire.New(cfg, acquire.Options{Sink: s, Logger: log, DataDir: filepath.Join(dataDir, "acquire"),
-		OnWrite: func(ev acquire.WriteEvent) { a.auditEngineWrite(ev) }})
+		OnWrite: func(ctx context.Context, ev acquire.WriteEvent) { a.auditEngineWrite(ctx, ev) }})
 	if err != nil {
 		b.Close()
 		return nil, err

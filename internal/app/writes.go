@@ -115,8 +115,8 @@ func writableTags(cfg *config.Config) map[string]web.WritableTag {
 // value in engineering units and as sent, and the refusal code. The web
 // server records its own "tag.write" event with the user and the old
 // value; this one is the device-side record. Wire it as
-// acquire.Options.OnWrite (see the report of issue 4).
-func (a *App) auditEngineWrite(ev acquire.WriteEvent) {
+// acquire.Options.OnWrite.
+func (a *App) auditEngineWrite(ctx context.Context, ev acquire.WriteEvent) {
 	if a == nil || a.auth == nil {
 		return
 	}
@@ -126,7 +126,16 @@ func (a *App) auditEngineWrite(ev acquire.WriteEvent) {
 		e.Outcome = auth.OutcomeFailed
 		e.Detail += " " + ev.Code + " " + ev.Error
 	}
-	if err := a.auth.Audit(auth.WithActor(context.Background(), "engine"), e); err != nil {
+	// The caller's principal (web, API) or actor (OPC UA) names who asked;
+	// "engine" only when nobody did. The event outlives the request, so
+	// it is not cancelled with it.
+	actx := context.WithoutCancel(ctx)
+	if auth.PrincipalFrom(ctx) == nil {
+		if _, named := auth.ActorFrom(ctx); !named {
+			actx = auth.WithActor(actx, "engine")
+		}
+	}
+	if err := a.auth.Audit(actx, e); err != nil {
 		a.log.Error("write audit event not stored", "tag", ev.Path, "device", ev.Device, "code", errcode.Of(err).String(), "err", err)
 	}
 }

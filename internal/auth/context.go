@@ -31,6 +31,12 @@ func WithActor(ctx context.Context, actor string) context.Context {
 	return context.WithValue(ctx, actorKey, actor)
 }
 
+// ActorFrom returns the actor set by WithActor, if any.
+func ActorFrom(ctx context.Context) (string, bool) {
+	a, ok := ctx.Value(actorKey).(string)
+	return a, ok && a != ""
+}
+
 // WithClientIP records the client's address for audit events and rate
 // limits.
 func WithClientIP(ctx context.Context, ip string) context.Context {
