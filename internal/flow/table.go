@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"time"
 
@@ -89,36 +90,40 @@ type Key struct {
 // Flow is one conversation and its counters. Direction index 0 is client
 // to server (dissect.ToServer), 1 server to client.
 type Flow struct {
+	// The fields every packet reads or writes come first, so that a packet
+	// touches few cache lines of its flow (and the LRU list's neighbours
+	// only their first line): a capture interleaves thousands of flows.
+	prev, next *Flow
+	Key        Key
+	End        End
+	T          dissect.Transport
+	clientIsA  bool
+	probed     bool
+	oriented   bool // orientation from a SYN, a port or the first packet
+	fin        [2]bool
+	Flags      [2]uint8 // TCP flags seen in each direction, ORed (port scans: a SYN and no payload)
+	Last       int64    // capture time of the last packet, Unix ns
+	Packets    [2]uint64
+	Bytes      [2]uint64 // payload bytes
+	parser     dissect.Parser
+	st         [2]stream
+	MAC        [2][6]byte // Ethernet source address of each direction's last frame, zero when unknown
+	PDUs       uint64
+
 	ID             uint64
-	Key            Key
-	T              dissect.Transport
 	Client, Server netip.AddrPort
 	VLAN           uint16 // outer VLAN id, 0 when untagged
 	Proto          string // the dissector's protocol, "" when none matched
-	First, Last    int64  // capture times, Unix ns
-	Packets        [2]uint64
-	Bytes          [2]uint64 // payload bytes
-	PDUs           uint64
-	Gaps           uint64     // holes in the TCP byte streams
-	MAC            [2][6]byte // Ethernet source address of each direction's last frame, zero when unknown
-	Flags          [2]uint8   // TCP flags seen in each direction, ORed (port scans: a SYN and no payload)
-	FirstFrame     uint64     // frame number of the flow's first packet, for evidence
-	FragOverlaps   uint64     // IP datagrams of the flow reassembled from overlapping or inconsistent fragments (evasion)
-	End            End
+	First          int64  // capture time of the first packet, Unix ns
+	Gaps           uint64 // holes in the TCP byte streams
+	FirstFrame     uint64 // frame number of the flow's first packet, for evidence
+	FragOverlaps   uint64 // IP datagrams of the flow reassembled from overlapping or inconsistent fragments (evasion)
 
 	// User is free for the handler (e.g. per-flow state of an observer).
 	User any
 
-	clientIsA bool
-	d         dissect.Dissector
-	parser    dissect.Parser
-	probed    bool
-	oriented  bool // orientation from a SYN, a port or the first packet
-	fin       [2]bool
-	closedAt  int64
-	st        [2]stream
-	prev      *Flow
-	next      *Flow
+	d        dissect.Dissector
+	closedAt int64
 }
 
 // Stats counts what the table saw.
@@ -177,6 +182,15 @@ type Table struct {
 }
 
 const cacheSize = 4096
+
+// equal is k == o in word compares: the compiler's == on Key calls
+// memequal, a function call per packet.
+func (k *Key) equal(o *Key) bool {
+	ne := binary.NativeEndian
+	return ne.Uint64(k.A[:]) == ne.Uint64(o.A[:]) && ne.Uint64(k.A[8:]) == ne.Uint64(o.A[8:]) &&
+		ne.Uint64(k.B[:]) == ne.Uint64(o.B[:]) && ne.Uint64(k.B[8:]) == ne.Uint64(o.B[8:]) &&
+		k.PA == o.PA && k.PB == o.PB && k.Proto == o.Proto && k.IPv == o.IPv && k.VLAN == o.VLAN
+}
 
 // slot is the cache index of a key: a cheap mix of the bytes that differ
 // between flows (ports, the low address bytes), symmetric by construction
@@ -284,7 +298,7 @@ func (t *Table) transport(p *Packet, ci capture.Info, frame uint64) {
 	}
 	slot := k.slot()
 	f := t.cache[slot]
-	if f == nil || f.Key != k {
+	if f == nil || !f.Key.equal(&k) {
 		f = t.flows[k]
 		if f != nil {
 			t.cache[slot] = f

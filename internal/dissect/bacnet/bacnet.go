@@ -53,6 +53,7 @@ type parser struct {
 	objs  []dissect.Object
 	vals  []float64 // backing of the objects' values, reused per PDU
 	names dissect.Strings
+	id    map[string]string // backing of pdu.Identity, reused per PDU
 }
 
 // Gap does nothing: BACnet/IP is datagrams, each parsed on its own.

@@ -118,7 +118,14 @@ func (p *parser) deviceProperty(space string, t tag) {
 
 func (p *parser) identity(k, v string) {
 	if p.pdu.Identity == nil {
-		p.pdu.Identity = map[string]string{}
+		// The PDU's receiver copies what it keeps (dissect.PDU), so one
+		// map serves every I-Am of the flow.
+		if p.id == nil {
+			p.id = map[string]string{}
+		} else {
+			clear(p.id)
+		}
+		p.pdu.Identity = p.id
 	}
 	p.pdu.Identity[k] = v
 }

@@ -154,7 +154,6 @@ type parser struct {
 	// depth 1 are dissected, holds the requests; pairIdx is the current.
 	paired  []embedded
 	pairIdx int
-	names   dissect.Strings
 	pdu     dissect.PDU
 	objs    [1]dissect.Object
 	vals    []float64
@@ -405,30 +404,61 @@ func (p *parser) identityAttrs(b []byte) bool {
 		return false
 	}
 	vendor := binary.LittleEndian.Uint16(b)
-	p.identity("vendor_id", strconv.Itoa(int(vendor)))
+	p.identity("vendor_id", idNumber(idDecimal, uint32(vendor)))
 	if n, ok := vendors[vendor]; ok {
 		p.identity("vendor", n)
 	}
 	dt := binary.LittleEndian.Uint16(b[2:])
-	p.identity("device_type", strconv.Itoa(int(dt)))
+	p.identity("device_type", idNumber(idDecimal, uint32(dt)))
 	if n, ok := deviceTypes[dt]; ok {
 		p.identity("device", n)
 	}
-	p.identity("product_code", strconv.Itoa(int(binary.LittleEndian.Uint16(b[4:]))))
-	p.identity("revision", fmt.Sprintf("%d.%d", b[6], b[7]))
-	p.identity("serial", fmt.Sprintf("0x%08x", binary.LittleEndian.Uint32(b[10:])))
+	p.identity("product_code", idNumber(idDecimal, uint32(binary.LittleEndian.Uint16(b[4:]))))
+	p.identity("revision", idNumber(idRevision, uint32(b[6])<<8|uint32(b[7])))
+	p.identity("serial", idNumber(idSerial, binary.LittleEndian.Uint32(b[10:])))
 	n := int(b[14])
 	if 15+n > len(b) {
 		return false
 	}
-	name := make([]byte, 0, n)
+	var buf [255]byte // n < 256: the name stays on the stack
+	name := buf[:0]
 	for _, c := range b[15 : 15+n] {
 		if c >= 0x20 && c < 0x7f {
 			name = append(name, c)
 		}
 	}
-	p.identity("product", string(name))
+	// A device answers with the same name every time.
+	p.identity("product", productNames.Intern(name))
 	return true
+}
+
+// Identity numbers are formatted once per process, not once per reply.
+const (
+	idDecimal  = iota // 42
+	idRevision        // major<<8|minor: "2.11"
+	idSerial          // "0x0012abcd"
+)
+
+var idNames dissect.Names
+
+// productNames interns product names (dissect.Names.Intern).
+var productNames dissect.Names
+
+func idNumber(kind uint64, v uint32) string {
+	k := kind<<32 | uint64(v)
+	if s := idNames.Get(k); s != "" {
+		return s
+	}
+	var s string
+	switch kind {
+	case idRevision:
+		s = strconv.Itoa(int(v>>8)) + "." + strconv.Itoa(int(v&0xff))
+	case idSerial:
+		s = fmt.Sprintf("0x%08x", v)
+	default:
+		s = strconv.FormatUint(uint64(v), 10)
+	}
+	return idNames.Put(k, s)
 }
 
 func (p *parser) identity(k, v string) {
@@ -692,21 +722,25 @@ func (p *parser) request(pt path, svc byte, data []byte) {
 	}
 }
 
-// classSpace names "class C" or "class C instance I", from the parser's
-// cache once the flow has named it.
+// classNames caches classSpace's names for all flows: new flows keep
+// naming the same classes and instances.
+var classNames dissect.Names
+
+// classSpace names "class C" or "class C instance I", from the process's
+// cache once a flow has named it.
 func (p *parser) classSpace(class, inst uint32, withInst bool) string {
 	k := uint64(class)
 	if withInst {
 		k |= 1<<63 | uint64(inst)<<32
 	}
-	if s := p.names.Get(k); s != "" {
+	if s := classNames.Get(k); s != "" {
 		return s
 	}
 	s := "class " + strconv.FormatUint(uint64(class), 10)
 	if withInst {
 		s += " instance " + strconv.FormatUint(uint64(inst), 10)
 	}
-	return p.names.Put(k, s)
+	return classNames.Put(k, s)
 }
 
 func (p *parser) remember(key uint64, svc byte, pt path) *request {

@@ -258,7 +258,7 @@ func (p *parser) response(a mb.ADU) {
 	r := &p.r
 	if r.IsException() {
 		p.pdu.Exception = uint32(r.Exception)
-		p.pdu.Name += " exception: " + r.Exception.String()
+		p.pdu.Name = exceptionName(mb.FunctionCode(p.pdu.Function), r.Exception)
 		return
 	}
 	switch r.Function {
@@ -483,4 +483,17 @@ func printable(v []byte) string {
 		}
 	}
 	return s
+}
+
+// exceptionNames caches exceptionName's names for all flows.
+var exceptionNames dissect.Names
+
+// exceptionName names an exception response: "Read Holding Registers
+// exception: ...", built once per function and exception code.
+func exceptionName(fc mb.FunctionCode, e mb.ExceptionCode) string {
+	k := uint64(fc)<<8 | uint64(e)
+	if s := exceptionNames.Get(k); s != "" {
+		return s
+	}
+	return exceptionNames.Put(k, funcName(fc)+" exception: "+e.String())
 }

@@ -254,7 +254,7 @@ func (p *parser) malformed(m dissect.Meta, why string, emit func(*dissect.PDU)) 
 
 // chunk handles one whole chunk (or the prefix of an oversize one).
 func (p *parser) chunk(m dissect.Meta, s *stream, c []byte, cut bool, emit func(*dissect.PDU)) {
-	typ := string(c[:3])
+	typ := chunkType(c[:3])
 	r := rd{b: c, p: 8}
 	switch typ {
 	case "HEL":
@@ -423,3 +423,25 @@ func (p *parser) startsMessage(s *stream, body []byte) bool {
 
 // maxBuffered is the most a direction keeps between two Data calls.
 const maxBuffered = maxChunk
+
+// chunkType returns the message type as a constant string, so that naming
+// it does not allocate for every chunk.
+func chunkType(b []byte) string {
+	switch string(b) {
+	case "MSG":
+		return "MSG"
+	case "HEL":
+		return "HEL"
+	case "ACK":
+		return "ACK"
+	case "OPN":
+		return "OPN"
+	case "CLO":
+		return "CLO"
+	case "ERR":
+		return "ERR"
+	case "RHE":
+		return "RHE"
+	}
+	return string(b)
+}

@@ -391,13 +391,7 @@ func (p *parser) items(par, dat []byte, write bool) {
 			db := binary.BigEndian.Uint16(it[6:])
 			area := it[8]
 			addr := uint32(it[9])<<16 | uint32(it[10])<<8 | uint32(it[11])
-			sp, ok := areas[area]
-			if !ok {
-				sp = fmt.Sprintf("area 0x%02x", area)
-			}
-			if area == 0x84 || area == 0x85 {
-				sp += strconv.Itoa(int(db))
-			}
+			sp := areaSpace(area, db)
 			start := addr >> 3 // byte address; bit accesses keep the byte
 			if ts == 0x01 {
 				start = addr // bit: the bit address
@@ -706,4 +700,27 @@ var plusFuncs = map[uint16]string{
 	0x04bb: "explore", 0x04ca: "create object", 0x04d4: "delete object", 0x04f2: "set variable",
 	0x0524: "get variable", 0x0542: "set multi variables", 0x054c: "get multi variables",
 	0x0556: "begin sequence", 0x0560: "end sequence", 0x056b: "invoke", 0x0586: "get var subStreamed",
+}
+
+// spaceNames caches areaSpace's names for all flows: "DB12" is built once
+// per process, not once per read.
+var spaceNames dissect.Names
+
+// areaSpace names an item's memory area: "M", "DB12", "area 0x1f".
+func areaSpace(area byte, db uint16) string {
+	k := uint64(area)
+	if area == 0x84 || area == 0x85 {
+		k |= 1<<8 | uint64(db)<<16
+	}
+	if s := spaceNames.Get(k); s != "" {
+		return s
+	}
+	sp, ok := areas[area]
+	if !ok {
+		sp = fmt.Sprintf("area 0x%02x", area)
+	}
+	if area == 0x84 || area == 0x85 {
+		sp += strconv.Itoa(int(db))
+	}
+	return spaceNames.Put(k, sp)
 }
