@@ -145,9 +145,8 @@ type plan struct {
 // reuses: it is valid only during the call (copy it to keep it), so that
 // walking 300,000 tags allocates nothing per tag.
 func walkTags(c *config.Config, fn func(t *config.Tag, path, device string)) {
-	ent := c.Plant.Enterprise
 	var buf []byte
-	machine := func(prefix []string, m *config.Machine) {
+	config.EachMachine(c, func(m *config.Machine, prefix []string) {
 		buf = buf[:0]
 		for _, s := range prefix {
 			buf = append(append(buf, s...), '/')
@@ -167,27 +166,7 @@ func walkTags(c *config.Config, fn func(t *config.Tag, path, device string)) {
 			}
 			fn(t, path, dev)
 		}
-	}
-	for si := range c.Plant.Sites {
-		s := &c.Plant.Sites[si]
-		for ai := range s.Areas {
-			a := &s.Areas[ai]
-			for li := range a.Lines {
-				l := &a.Lines[li]
-				p := []string{ent, s.Name, a.Name, l.Name}
-				for mi := range l.Machines {
-					machine(p, &l.Machines[mi])
-				}
-				for ci := range l.Cells {
-					cell := &l.Cells[ci]
-					cp := append(p[:len(p):len(p)], cell.Name)
-					for mi := range cell.Machines {
-						machine(cp, &cell.Machines[mi])
-					}
-				}
-			}
-		}
-	}
+	})
 }
 
 // noDevice marks an index entry of a tag that no plan reads (its device is

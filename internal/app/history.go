@@ -95,8 +95,9 @@ func tagInfos(c *config.Config) map[string]tagInfo {
 	if c == nil {
 		return out
 	}
-	add := func(segs []string, m config.Machine) {
-		for _, t := range m.Tags {
+	config.EachMachine(c, func(m *config.Machine, prefix []string) {
+		for i := range m.Tags {
+			t := &m.Tags[i]
 			ti := tagInfo{}
 			ti.typ, _ = model.ParseType(t.Type)
 			if t.Lossy != nil {
@@ -104,25 +105,11 @@ func tagInfos(c *config.Config) map[string]tagInfo {
 			}
 			p := t.Path
 			if p == "" { // a config built in code, without Defaults
-				p = model.JoinPath(append(append([]string{c.Plant.Enterprise}, segs...), m.Name, t.Name)...)
+				p = model.JoinPath(append(append(prefix[:len(prefix):len(prefix)], m.Name), t.Name)...)
 			}
 			out[p] = ti
 		}
-	}
-	for _, site := range c.Plant.Sites {
-		for _, area := range site.Areas {
-			for _, line := range area.Lines {
-				for _, m := range line.Machines {
-					add([]string{site.Name, area.Name, line.Name}, m)
-				}
-				for _, cell := range line.Cells {
-					for _, m := range cell.Machines {
-						add([]string{site.Name, area.Name, line.Name, cell.Name}, m)
-					}
-				}
-			}
-		}
-	}
+	})
 	return out
 }
 

@@ -71,42 +71,21 @@ var _ web.Writes = (*engineWrites)(nil)
 // rather than written unbounded).
 func writableTags(cfg *config.Config) map[string]web.WritableTag {
 	out := map[string]web.WritableTag{}
-	ent := cfg.Plant.Enterprise
-	machine := func(prefix []string, m *config.Machine) {
+	config.EachMachine(cfg, func(m *config.Machine, prefix []string) {
 		for i := range m.Tags {
 			t := &m.Tags[i]
 			if !t.Writable || t.Limits == nil {
 				continue
 			}
 			path := t.Path
-			if path == "" {
+			if path == "" { // a config built in code, without Defaults
 				path = model.JoinPath(append(append(prefix[:len(prefix):len(prefix)], m.Name), t.Name)...)
 			}
 			typ, _ := model.ParseType(t.Type)
 			out[path] = web.WritableTag{Path: path, Type: typ, Unit: t.Unit, Description: t.Description,
 				Min: t.Limits.Min, Max: t.Limits.Max, MaxStep: t.Limits.MaxStep, MinInterval: t.Limits.MinInterval.D()}
 		}
-	}
-	for si := range cfg.Plant.Sites {
-		s := &cfg.Plant.Sites[si]
-		for ai := range s.Areas {
-			ar := &s.Areas[ai]
-			for li := range ar.Lines {
-				l := &ar.Lines[li]
-				p := []string{ent, s.Name, ar.Name, l.Name}
-				for mi := range l.Machines {
-					machine(p, &l.Machines[mi])
-				}
-				for ci := range l.Cells {
-					c := &l.Cells[ci]
-					cp := append(p[:len(p):len(p)], c.Name)
-					for mi := range c.Machines {
-						machine(cp, &c.Machines[mi])
-					}
-				}
-			}
-		}
-	}
+	})
 	return out
 }
 

@@ -81,27 +81,13 @@ func FromConfig(c *config.Config, only []string) *Plant {
 		want[n] = true
 	}
 	p := &Plant{byPath: map[string]*mapping{}, Availability: map[string][]string{}}
-	var walk func(segs []string, ms []config.Machine)
-	walk = func(segs []string, ms []config.Machine) {
-		for i := range ms {
-			m := &ms[i]
-			path := strings.Join(append(append([]string{c.Plant.Enterprise}, segs...), m.Name), "/")
-			if len(want) > 0 && !want[m.Name] && !want[path] {
-				continue
-			}
-			p.Devices = append(p.Devices, p.device(m, path))
+	config.EachMachine(c, func(m *config.Machine, prefix []string) {
+		path := strings.Join(append(prefix[:len(prefix):len(prefix)], m.Name), "/")
+		if len(want) > 0 && !want[m.Name] && !want[path] {
+			return
 		}
-	}
-	for _, s := range c.Plant.Sites {
-		for _, a := range s.Areas {
-			for _, l := range a.Lines {
-				walk([]string{s.Name, a.Name, l.Name}, l.Machines)
-				for _, cl := range l.Cells {
-					walk([]string{s.Name, a.Name, l.Name, cl.Name}, cl.Machines)
-				}
-			}
-		}
-	}
+		p.Devices = append(p.Devices, p.device(m, path))
+	})
 	return p
 }
 
