@@ -390,6 +390,10 @@ func TestBrowser(t *testing.T) {
 		if h := text(t, ctx, "h1"); h != "Second factor" {
 			t.Fatalf("after the password the admin sees %q, want the second factor", h)
 		}
+		// The admin has no security key: none is offered.
+		if evalJS[bool](t, ctx, `!!document.querySelector("button.webauthn-login-button")`) {
+			t.Error("the second-factor page offers a security key to a user without one")
+		}
 		f.shot(t, ctx, "02-totp")
 		// A wrong code first: refused, still on the second-factor page.
 		do(t, ctx, "wrong code", chromedp.SendKeys(chromedp.CSS("#code"), "000000"))

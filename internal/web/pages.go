@@ -45,6 +45,11 @@ type view struct {
 	Data any
 }
 
+// mfaView is the second-factor page's own data.
+type mfaView struct {
+	Keys bool // the user has a security key to offer
+}
+
 type machine struct {
 	Path       string
 	Tags, Good int
@@ -132,6 +137,11 @@ func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, status int, m
 	case auth.StageFull:
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 	case auth.StageMFA:
+		// Offer the security key only to a user who has one (past the
+		// password, this reveals nothing to a stranger); if the list
+		// cannot be read, offer it and let the ceremony answer.
+		keys, err := s.opts.Auth.SecurityKeys(r.Context(), sess.UserID)
+		v.Data = mfaView{Keys: err != nil || len(keys) > 0}
 		render(w, r, status, "mfa", v)
 	case auth.StageEnrol:
 		en, err := s.opts.Auth.EnrollTOTP(r.Context(), sess.UserID)
