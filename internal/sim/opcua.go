@@ -4,13 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/rsa"
-	"fmt"
 	"net"
-	"reflect"
 	"strconv"
 	"sync"
 	"time"
-	"unsafe"
 
 	"github.com/gopcua/opcua/id"
 	"github.com/gopcua/opcua/server"
@@ -19,6 +16,7 @@ import (
 
 	"github.com/otlink/otlink/internal/config"
 	"github.com/otlink/otlink/internal/errcode"
+	"github.com/otlink/otlink/internal/uareflect"
 )
 
 // UAConfig configures a simulated OPC UA machine: one machine of the
@@ -210,7 +208,7 @@ func (u *UAMachine) Start(ctx context.Context) error {
 	// gopcua keeps the first handler registered for a service: these
 	// come before its own (registered by Start).
 	sess := &server.SessionService{}
-	if err := setField(sess, "srv", srv); err != nil {
+	if err := uareflect.SetUnexported(sess, "srv", srv); err != nil {
 		return errcode.Wrap(errcode.SimState, err, "opcua machine %s: gopcua internals", u.cfg.Name)
 	}
 	srv.RegisterHandler(id.CreateSessionRequest_Encoding_DefaultBinary, func(sc *uasc.SecureChannel, r ua.Request, reqID uint32) (ua.Response, error) {
@@ -321,7 +319,7 @@ func (u *UAMachine) publishLocked() []*uaVar {
 // trusted, and a channel with a policy the server does not offer (gopcua
 // opens a channel with any policy the client asks for).
 func (u *UAMachine) checkChannel(sc *uasc.SecureChannel) ua.StatusCode {
-	policy, mode, cert, err := channelSecurity(sc)
+	policy, mode, cert, err := uareflect.ChannelSecurity(sc)
 	if err != nil {
 		return ua.StatusBadInternalError
 	}
@@ -515,42 +513,6 @@ func (u *UAMachine) DemoMachine() (config.Device, config.Machine) {
 		m.Tags = append(m.Tags, tag)
 	}
 	return d, m
-}
-
-// channelSecurity returns the policy URI, mode and client certificate a
-// secure channel was opened with. gopcua v0.9.0 keeps them unexported;
-// they are read by reflection, checked by name and type, as
-// internal/uaserver does (see its internals.go).
-func channelSecurity(sc *uasc.SecureChannel) (policy string, mode ua.MessageSecurityMode, cert []byte, err error) {
-	if sc == nil {
-		return "", 0, nil, fmt.Errorf("no secure channel")
-	}
-	v := reflect.ValueOf(sc).Elem().FieldByName("cfg")
-	if !v.IsValid() || v.Kind() != reflect.Pointer || v.IsNil() {
-		return "", 0, nil, fmt.Errorf("gopcua secure channel has no cfg")
-	}
-	c := v.Elem()
-	p, m, rc := c.FieldByName("SecurityPolicyURI"), c.FieldByName("SecurityMode"), c.FieldByName("RemoteCertificate")
-	if p.Kind() != reflect.String || m.Kind() != reflect.Uint32 || rc.Kind() != reflect.Slice {
-		return "", 0, nil, fmt.Errorf("gopcua secure channel config has changed")
-	}
-	return p.String(), ua.MessageSecurityMode(m.Uint()), append([]byte(nil), rc.Bytes()...), nil
-}
-
-// setField sets the unexported field name of the struct *dst to val
-// (gopcua's SessionService needs its server to be wrapped).
-func setField(dst any, name string, val any) error {
-	v := reflect.ValueOf(dst)
-	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
-		return fmt.Errorf("%T is not a pointer to a struct", dst)
-	}
-	f := v.Elem().FieldByName(name)
-	x := reflect.ValueOf(val)
-	if !f.IsValid() || f.Type() != x.Type() {
-		return fmt.Errorf("%T has no field %s of type %T", dst, name, val)
-	}
-	reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem().Set(x)
-	return nil
 }
 
 // quietUALog drops gopcua's logging (every connection at info level); a

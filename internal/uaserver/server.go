@@ -24,6 +24,7 @@ import (
 	"github.com/otlink/otlink/internal/acquire"
 	"github.com/otlink/otlink/internal/config"
 	"github.com/otlink/otlink/internal/errcode"
+	"github.com/otlink/otlink/internal/uareflect"
 )
 
 // Bounds that protect the server from one client.
@@ -206,10 +207,10 @@ func (s *Server) Start(ctx context.Context) error {
 		objs.AddRef(sp.srvNode(sp.root), server.RefTypeIDOrganizes, true)
 	}
 	s.sess = &server.SessionService{}
-	if err := setUnexported(s.sess, "srv", srv); err != nil {
+	if err := uareflect.SetUnexported(s.sess, "srv", srv); err != nil {
 		return errcode.Wrap(errcode.UAServerStart, err, "gopcua server internals")
 	}
-	if _, _, _, err := channelSecurity(&uasc.SecureChannel{}); err != nil && !strings.Contains(err.Error(), "has no cfg") {
+	if _, _, _, err := uareflect.ChannelSecurity(&uasc.SecureChannel{}); err != nil && !strings.Contains(err.Error(), "has no cfg") {
 		return errcode.Wrap(errcode.UAServerStart, err, "gopcua server internals")
 	}
 	s.register()
@@ -335,7 +336,7 @@ func (s *Server) guard(h server.Handler) server.Handler {
 
 // allowed reports whether the channel's security is one the server offers.
 func (s *Server) allowed(sc *uasc.SecureChannel) (policy string, mode ua.MessageSecurityMode, cert []byte, ok bool) {
-	policy, mode, cert, err := channelSecurity(sc)
+	policy, mode, cert, err := uareflect.ChannelSecurity(sc)
 	if err != nil {
 		return "", 0, nil, false
 	}

@@ -7,6 +7,8 @@ import (
 	"github.com/gopcua/opcua/server"
 	"github.com/gopcua/opcua/ua"
 	"github.com/gopcua/opcua/uasc"
+
+	"github.com/otlink/otlink/internal/uareflect"
 )
 
 func respHeader(req ua.Request, status ua.StatusCode) *ua.ResponseHeader {
@@ -178,7 +180,7 @@ func (s *Server) createSubscription(sc *uasc.SecureChannel, r ua.Request, reqID 
 		subID = subIDs.Add(1)
 	}
 	sub := server.NewSubscription()
-	if err := setUnexported(sub, "srv", svc); err != nil {
+	if err := uareflect.SetUnexported(sub, "srv", svc); err != nil {
 		return nil, ua.StatusBadInternalError
 	}
 	sub.Session = sess
@@ -187,7 +189,7 @@ func (s *Server) createSubscription(sc *uasc.SecureChannel, r ua.Request, reqID 
 	sub.RevisedPublishingInterval = iv
 	sub.RevisedLifetimeCount = life
 	sub.RevisedMaxKeepAliveCount = keep
-	if err := setUnexported(sub, "running", true); err != nil {
+	if err := uareflect.SetUnexported(sub, "running", true); err != nil {
 		return nil, ua.StatusBadInternalError
 	}
 	svc.Subs[subID] = sub

@@ -1,4 +1,13 @@
-package uaserver
+// Package uareflect reaches the two things of gopcua v0.9.0 that otlink's
+// OPC UA servers (internal/uaserver and the simulated press in
+// internal/sim) need but gopcua keeps unexported: the security a client
+// chose for its secure channel (gopcua accepts any policy, whatever the
+// endpoints say) and fields of its service types (to wrap their
+// handlers). They are reached by reflection, checked by name and type at
+// run time, so a gopcua that changes them fails with an error instead of
+// misbehaving; the interoperability tests cover both. Nothing else may
+// live here.
+package uareflect
 
 import (
 	"fmt"
@@ -9,17 +18,9 @@ import (
 	"github.com/gopcua/opcua/uasc"
 )
 
-// gopcua v0.9.0 keeps two things this server needs unexported: the
-// security a client chose for its secure channel (the channel accepts any
-// policy, whatever the endpoints say) and the server pointer inside its
-// service types (which we need to wrap their handlers). They are reached
-// here by reflection, checked by name and type at run time, so a gopcua
-// that changes them fails Start with an error instead of misbehaving;
-// the interoperability test covers both.
-
-// channelSecurity returns the policy URI, mode and certificate the client
+// ChannelSecurity returns the policy URI, mode and certificate the client
 // opened sc with.
-func channelSecurity(sc *uasc.SecureChannel) (policy string, mode ua.MessageSecurityMode, cert []byte, err error) {
+func ChannelSecurity(sc *uasc.SecureChannel) (policy string, mode ua.MessageSecurityMode, cert []byte, err error) {
 	if sc == nil {
 		return "", 0, nil, fmt.Errorf("no secure channel")
 	}
@@ -35,8 +36,8 @@ func channelSecurity(sc *uasc.SecureChannel) (policy string, mode ua.MessageSecu
 	return p.String(), ua.MessageSecurityMode(m.Uint()), append([]byte(nil), rc.Bytes()...), nil
 }
 
-// setUnexported sets the unexported field name of the struct *dst to val.
-func setUnexported(dst any, name string, val any) error {
+// SetUnexported sets the unexported field name of the struct *dst to val.
+func SetUnexported(dst any, name string, val any) error {
 	v := reflect.ValueOf(dst)
 	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
 		return fmt.Errorf("%T is not a pointer to a struct", dst)
