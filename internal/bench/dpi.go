@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/otlink/otlink/internal/analyze"
+	"github.com/otlink/otlink/internal/asset"
 	"github.com/otlink/otlink/internal/capture/synth"
+	"github.com/otlink/otlink/internal/detect"
 	_ "github.com/otlink/otlink/internal/dissect/all" // the eight dissectors
 )
 
@@ -45,6 +47,13 @@ type DPIResult struct {
 	MbitPerSec      float64           `json:"mbit_per_sec"`
 	AllocsPerPacket float64           `json:"allocs_per_packet"`
 	GOMAXPROCS      int               `json:"gomaxprocs"`
+
+	// The same file as `otlink analyze` reads it: dissection plus the asset
+	// inventory and the indicator detections, one core.
+	AnalyzeSeconds       float64 `json:"analyze_sec"`
+	AnalyzePacketsPerSec float64 `json:"analyze_packets_per_sec"`
+	AnalyzeAlerts        int     `json:"analyze_alerts"`
+	AnalyzeAssets        int     `json:"analyze_assets"`
 
 	TsharkPacketsPerSec       *float64 `json:"tshark_packets_per_sec"`        // the faster of the two runs below
 	TsharkPlainPacketsPerSec  *float64 `json:"tshark_plain_packets_per_sec"`  // tshark -n -r FILE > /dev/null
@@ -88,6 +97,10 @@ func DPI(ctx context.Context, o DPIOptions) (DPIResult, error) {
 
 	dpiProgress(o.Progress, "dissecting (one core)")
 	if err := measureDPI(ctx, path, o, &r); err != nil {
+		return r, err
+	}
+	dpiProgress(o.Progress, "dissecting with inventory and detections (one core)")
+	if err := measureAnalyze(ctx, path, &r); err != nil {
 		return r, err
 	}
 	if o.NoTshark {
@@ -154,6 +167,30 @@ func measureDPI(ctx context.Context, path string, o DPIOptions, r *DPIResult) er
 	if r.Packets > 0 {
 		r.AllocsPerPacket = float64(ms1.Mallocs-ms0.Mallocs) / float64(r.Packets)
 	}
+	return nil
+}
+
+// measureAnalyze times what `otlink analyze FILE` does: the dissection
+// measured above plus the asset inventory and the detections.
+func measureAnalyze(ctx context.Context, path string, r *DPIResult) error {
+	prev := runtime.GOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(prev)
+	runtime.GC()
+	opts := analyze.Options{Observers: func(file string) []analyze.Observer {
+		inv := asset.New()
+		return []analyze.Observer{inv, detect.New(detect.Config{Roles: inv, File: file})}
+	}}
+	t0 := time.Now()
+	fs, err := analyze.File(ctx, path, opts)
+	el := time.Since(t0)
+	if err != nil {
+		return err
+	}
+	r.AnalyzeSeconds = el.Seconds()
+	if r.AnalyzeSeconds > 0 {
+		r.AnalyzePacketsPerSec = float64(fs.Packets) / r.AnalyzeSeconds
+	}
+	r.AnalyzeAlerts, r.AnalyzeAssets = len(fs.Alerts), len(fs.Assets)
 	return nil
 }
 

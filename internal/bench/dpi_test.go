@@ -48,6 +48,12 @@ func TestDPISmall(t *testing.T) {
 	if d := r.MbitPerSec*r.Seconds*1e6/8 - float64(r.WireBytes); math.Abs(d) > 8 {
 		t.Errorf("Mbit/s × seconds is %v bytes off", d)
 	}
+	// The analyze run sees every client and server of the generated
+	// sessions (one client address per session) and raises nothing on
+	// well-formed polling traffic.
+	if r.AnalyzePacketsPerSec <= 0 || r.AnalyzeAssets < int(r.Flows)/2 || r.AnalyzeAlerts != 0 {
+		t.Errorf("analyze run: %.0f packets/s, %d assets (flows %d), %d alerts", r.AnalyzePacketsPerSec, r.AnalyzeAssets, r.Flows, r.AnalyzeAlerts)
+	}
 	if _, err := exec.LookPath("tshark"); err != nil {
 		if r.TsharkPacketsPerSec != nil || r.VsTshark != nil || r.TsharkNote == "" {
 			t.Errorf("no tshark but tshark figures %v %v note %q", r.TsharkPacketsPerSec, r.VsTshark, r.TsharkNote)

@@ -3,7 +3,6 @@ package detect
 import (
 	"fmt"
 	"io"
-	"net/netip"
 	"sort"
 	"strings"
 	"time"
@@ -67,8 +66,9 @@ const MaxEvidence = 16
 // maxValues bounds the values copied per object into evidence.
 const maxValues = 16
 
-func evidenceOf(src, dst netip.AddrPort, p *dissect.PDU) Evidence {
-	e := Evidence{Frame: p.Meta.Frame, Time: time.Unix(0, p.Meta.Time).UTC(), Src: src.String(), Dst: dst.String(), Proto: p.Proto,
+// evidenceOf is the evidence of a PDU sent from src to dst ("ip:port").
+func evidenceOf(src, dst string, p *dissect.PDU) Evidence {
+	e := Evidence{Frame: p.Meta.Frame, Time: time.Unix(0, p.Meta.Time).UTC(), Src: src, Dst: dst, Proto: p.Proto,
 		Function: p.Function, Name: p.Name, Action: p.Action.String(), Unit: p.Unit, Exception: p.Exception, Malformed: p.Malformed}
 	for i, o := range p.Objects {
 		if i == 8 {

@@ -3,6 +3,7 @@ package detect
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -105,7 +106,7 @@ var Detections = map[string]def{
 }
 
 // indicators maps an action to its indicator detection.
-var indicators = map[dissect.Action]string{
+var indicators = [...]string{
 	dissect.ActStop: "plc_stop", dissect.ActStart: "plc_start", dissect.ActModeChange: "mode_change",
 	dissect.ActDownload: "program_download", dissect.ActUpload: "program_upload", dissect.ActFirmware: "firmware_update",
 	dissect.ActRestart: "device_restart", dissect.ActTimeSet: "time_set",
@@ -122,6 +123,9 @@ type Engine struct {
 	series map[string]*series
 	rates  map[connKey]*rate
 	done   bool
+	byFlow [flowNames]names
+	kbuf   []byte            // scratch for map keys
+	kinds  map[string]string // diagnostic request kinds, interned
 
 	reported int    // e.order[:reported] were returned by Evaluate
 	latest   int64  // newest event time seen, where Alerts evaluates
@@ -183,42 +187,72 @@ func (e *Engine) raise(det, key string, proto string, ev Evidence, detail string
 	return a
 }
 
+// names are the addresses of one flow as the engine uses them, made once
+// per flow rather than per PDU (formatting addresses was a tenth of
+// `otlink analyze`).
+type names struct {
+	f        *flow.Flow
+	id       uint64
+	cli, srv netip.Addr // unmapped
+	cliS     string     // cli.String()
+	srvS     string
+	pair     string // "cli>srv"
+	client   string // f.Client.String(), with the port
+	server   string
+}
+
+// flowNames is the number of flows whose names are kept (a power of two).
+const flowNames = 1024
+
+func (e *Engine) names(f *flow.Flow) *names {
+	n := &e.byFlow[f.ID&(flowNames-1)]
+	if n.f != f || n.id != f.ID {
+		cli, srv := f.Client.Addr().Unmap(), f.Server.Addr().Unmap()
+		cs, ss := cli.String(), srv.String()
+		*n = names{f: f, id: f.ID, cli: cli, srv: srv, cliS: cs, srvS: ss, pair: cs + ">" + ss,
+			client: f.Client.String(), server: f.Server.String()}
+	}
+	return n
+}
+
 // PDU implements analyze.Observer.
 func (e *Engine) PDU(f *flow.Flow, p *dissect.PDU) {
-	cli, srv := f.Client.Addr().Unmap(), f.Server.Addr().Unmap()
-	src, dst := f.Client, f.Server
+	e.seen(p.Meta.Time)
+	req := clientRequest(p) && p.Malformed == ""
+	// Most PDUs are ordinary requests and replies: without a baseline or
+	// rules they concern no detection, and cost nothing more.
+	if p.Malformed == "" && p.Exception == 0 && e.cfg.Baseline == nil && e.cfg.Rules == nil &&
+		(!req || p.Action != dissect.ActIdentify && (int(p.Action) >= len(indicators) || indicators[p.Action] == "")) {
+		return
+	}
+	n := e.names(f)
+	cli, srv := n.cli, n.srv
+	src, dst := n.client, n.server
 	if p.Meta.Dir == dissect.ToClient {
 		src, dst = dst, src
 	}
-	pair := cli.String() + ">" + srv.String()
 	ev := func() Evidence { return evidenceOf(src, dst, p) }
-	e.seen(p.Meta.Time)
 
 	if p.Malformed != "" {
-		e.raise("malformed", cli.String()+"|"+p.Proto, p.Proto, ev(), fmt.Sprintf("%s: %s", p.Proto, p.Malformed), src.Addr().String(), dst.Addr().String())
+		e.raise("malformed", n.cliS+"|"+p.Proto, p.Proto, ev(), fmt.Sprintf("%s: %s", p.Proto, p.Malformed), hostOf(src), hostOf(dst))
 	}
 	if p.Exception != 0 && (p.Response || p.Meta.Dir == dissect.ToClient) {
-		e.add("exception_storm", pair, p.Proto, e.th.Window, e.th.ExceptionStorm, false, p.Meta.Time, "", ev(), srv.String(), cli.String())
+		e.add("exception_storm", n.pair, p.Proto, e.th.Window, e.th.ExceptionStorm, false, p.Meta.Time, "", ev(), n.srvS, n.cliS)
 	}
-	req := clientRequest(p) && p.Malformed == ""
 	if req {
-		if det, ok := indicators[p.Action]; ok && p.Exception == 0 {
+		if int(p.Action) < len(indicators) && indicators[p.Action] != "" && p.Exception == 0 {
 			// One alert per client and protocol: a host restarting twenty
 			// devices is one incident with twenty assets.
-			e.raise(det, cli.String()+"|"+p.Proto, p.Proto, ev(), fmt.Sprintf("%s %s (%s, function %d) from %s", p.Proto, p.Name, p.Action, p.Function, cli), cli.String(), srv.String())
+			e.raise(indicators[p.Action], n.cliS+"|"+p.Proto, p.Proto, ev(), fmt.Sprintf("%s %s (%s, function %d) from %s", p.Proto, p.Name, p.Action, p.Function, cli), n.cliS, n.srvS)
 		}
 		if p.Action == dissect.ActIdentify {
-			e.add("identity_scan", cli.String(), p.Proto, e.th.ScanWindow, e.th.ScanHosts, true, p.Meta.Time, srv.String(), ev(), cli.String())
+			e.add("identity_scan", n.cliS, p.Proto, e.th.ScanWindow, e.th.ScanHosts, true, p.Meta.Time, n.srvS, ev(), n.cliS)
 			if p.Proto != "opcua" { // browsing an OPC UA address space is normal client behaviour
-				kind := fmt.Sprintf("%s/%d", p.Proto, p.Function)
-				if len(p.Objects) > 0 {
-					kind += fmt.Sprintf("/%s:%d", p.Objects[0].Space, p.Objects[0].Start)
-				}
-				e.add("diag_enum", pair, p.Proto, e.th.ScanWindow, e.th.DiagKinds, true, p.Meta.Time, kind, ev(), cli.String(), srv.String())
+				e.add("diag_enum", n.pair, p.Proto, e.th.ScanWindow, e.th.DiagKinds, true, p.Meta.Time, e.kind(p), ev(), n.cliS, n.srvS)
 			}
 		}
 		if e.cfg.Baseline != nil {
-			e.baselinePDU(f, p, cli, srv, ev)
+			e.baselinePDU(f, p, n, ev)
 		}
 	}
 	if e.cfg.Rules != nil {
@@ -226,10 +260,31 @@ func (e *Engine) PDU(f *flow.Flow, p *dissect.PDU) {
 	}
 }
 
+// kind names a diagnostic request: "proto/function[/space:start]". The
+// names are interned: a client repeats the same few requests.
+func (e *Engine) kind(p *dissect.PDU) string {
+	b := append(append(e.kbuf[:0], p.Proto...), '/')
+	b = strconv.AppendUint(b, uint64(p.Function), 10)
+	if len(p.Objects) > 0 {
+		b = append(append(append(b, '/'), p.Objects[0].Space...), ':')
+		b = strconv.AppendUint(b, uint64(p.Objects[0].Start), 10)
+	}
+	e.kbuf = b
+	if k, ok := e.kinds[string(b)]; ok {
+		return k
+	}
+	if e.kinds == nil || len(e.kinds) >= 4096 {
+		e.kinds = map[string]string{}
+	}
+	k := string(b)
+	e.kinds[k] = k
+	return k
+}
+
 // baselinePDU checks a client request against the allow-list.
-func (e *Engine) baselinePDU(f *flow.Flow, p *dissect.PDU, cli, srv netip.Addr, ev func() Evidence) {
+func (e *Engine) baselinePDU(f *flow.Flow, p *dissect.PDU, n *names, ev func() Evidence) {
 	ix := e.cfg.Baseline.idx
-	pair := cli.String() + ">" + srv.String()
+	cli, srv, pair := n.cli, n.srv, n.pair
 	k := connKey{cli, srv, p.Proto}
 	bc := ix.conns[k]
 	if bc == nil {

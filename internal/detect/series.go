@@ -2,7 +2,7 @@ package detect
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 	"time"
 )
 
@@ -42,14 +42,16 @@ func (e *Engine) add(det, key, proto string, window time.Duration, n int, distin
 }
 
 func (e *Engine) addSeries(det, key string, d def, proto string, window time.Duration, n int, distinct bool, t int64, target string, ev Evidence, assets ...string) {
-	k := det + "|" + key
-	s := e.series[k]
+	// The key is built in a scratch buffer: a lookup with string(bytes)
+	// does not allocate, only a new series' key does.
+	e.kbuf = append(append(append(e.kbuf[:0], det...), '|'), key...)
+	s := e.series[string(e.kbuf)]
 	if s == nil {
 		if len(e.series) >= e.th.MaxKeys {
 			e.evictSeries()
 		}
 		s = &series{det: det, key: key, d: d, proto: proto, window: int64(window), n: n, distinct: distinct, assets: assets}
-		e.series[k] = s
+		e.series[string(e.kbuf)] = s
 	}
 	e.seen(t)
 	if t > s.last {
@@ -57,7 +59,7 @@ func (e *Engine) addSeries(det, key string, d def, proto string, window time.Dur
 	}
 	if s.fired {
 		// Later events only extend the alert.
-		if a := e.alerts[k]; a != nil {
+		if a := e.alerts[string(e.kbuf)]; a != nil {
 			a.add(ev)
 			if target != "" && len(a.Assets) < 64 && distinct && !containsStr(a.Assets, hostOf(target)) {
 				a.Assets = append(a.Assets, hostOf(target))
@@ -70,10 +72,29 @@ func (e *Engine) addSeries(det, key string, d def, proto string, window time.Dur
 	if len(s.events) >= maxEvents {
 		e.evaluate(s)
 		if !s.fired {
-			sort.SliceStable(s.events, func(i, j int) bool { return s.events[i].t < s.events[j].t })
+			sortEvents(s.events)
 			s.events = append(s.events[:0], s.events[len(s.events)/2:]...)
 		}
 	}
+}
+
+// sortEvents orders events by time, stably. Events mostly come in time
+// order (PDUs do; flows end out of order), so the check comes first:
+// sorting moves whole events with their evidence.
+func sortEvents(ev []event) {
+	if !slices.IsSortedFunc(ev, cmpEvent) {
+		slices.SortStableFunc(ev, cmpEvent)
+	}
+}
+
+func cmpEvent(a, b event) int {
+	switch {
+	case a.t < b.t:
+		return -1
+	case a.t > b.t:
+		return 1
+	}
+	return 0
 }
 
 // hostOf strips a port from "ip:port" targets.
@@ -109,7 +130,7 @@ func (e *Engine) evaluate(s *series) {
 		return
 	}
 	ev := s.events
-	sort.SliceStable(ev, func(i, j int) bool { return ev[i].t < ev[j].t })
+	sortEvents(ev)
 	cnt := map[string]int{}
 	lo := 0
 	for hi := range ev {
