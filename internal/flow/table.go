@@ -159,7 +159,7 @@ type Stats struct {
 type Table struct {
 	cfg     Config
 	h       Handler
-	flows   map[Key]*Flow
+	flows   index
 	head    *Flow // most recently seen
 	tail    *Flow
 	closedQ []*Flow
@@ -175,13 +175,7 @@ type Table struct {
 	meta    dissect.Meta
 	frag    defrag
 	evasive bool // the packet being handled is a datagram with overlapping fragments
-	// cache is a direct-mapped cache of flows in front of the map: most
-	// packets find their flow here at the cost of one key comparison,
-	// where the map hashes 42 bytes and compares them too.
-	cache [cacheSize]*Flow
 }
-
-const cacheSize = 4096
 
 // equal is k == o in word compares: the compiler's == on Key calls
 // memequal, a function call per packet.
@@ -192,23 +186,11 @@ func (k *Key) equal(o *Key) bool {
 		k.PA == o.PA && k.PB == o.PB && k.Proto == o.Proto && k.IPv == o.IPv && k.VLAN == o.VLAN
 }
 
-// slot is the cache index of a key: a cheap mix of the bytes that differ
-// between flows (ports, the low address bytes), symmetric by construction
-// since the key is canonical.
-func (k *Key) slot() uint32 {
-	h := uint32(k.PA)<<16 | uint32(k.PB)
-	h ^= uint32(k.A[15]) | uint32(k.A[14])<<8 | uint32(k.B[15])<<16 | uint32(k.B[14])<<24
-	h ^= (uint32(k.A[3]) | uint32(k.A[2])<<8 | uint32(k.B[3])<<16 | uint32(k.B[2])<<24) * 0x85ebca6b
-	h ^= uint32(k.VLAN[0])<<7 ^ uint32(k.Proto)
-	h *= 0x9e3779b1
-	return h >> (32 - 12)
-}
-
 // NewTable returns a table that gives flows to the dissectors registered
 // now and their output to h.
 func NewTable(cfg Config, h Handler) *Table {
 	cfg.defaults()
-	t := &Table{cfg: cfg, h: h, flows: make(map[Key]*Flow, 1024), ports: map[dissect.Port]dissect.Dissector{}}
+	t := &Table{cfg: cfg, h: h, ports: map[dissect.Port]dissect.Dissector{}}
 	for _, d := range dissect.All() {
 		for _, p := range d.Ports() {
 			if _, dup := t.ports[p]; !dup {
@@ -225,7 +207,7 @@ func NewTable(cfg Config, h Handler) *Table {
 func (t *Table) Stats() Stats { return t.stats }
 
 // Len is the number of flows in the table.
-func (t *Table) Len() int { return len(t.flows) }
+func (t *Table) Len() int { return t.flows.len() }
 
 // Packet decodes one frame (frame is its 1-based number in the capture)
 // and runs it through its flow.
@@ -296,22 +278,15 @@ func (t *Table) transport(p *Packet, ci capture.Info, frame uint64) {
 	} else {
 		k.A, k.PA, k.B, k.PB = p.Dst, p.DstPort, p.Src, p.SrcPort
 	}
-	slot := k.slot()
-	f := t.cache[slot]
-	if f == nil || !f.Key.equal(&k) {
-		f = t.flows[k]
-		if f != nil {
-			t.cache[slot] = f
-		}
-	}
+	h := k.hash()
+	f := t.flows.get(&k, h)
 	if f != nil && f.End == Closed && p.Flags&(SYN|ACK) == SYN {
 		// A new connection on the same 4-tuple after a close.
 		t.remove(f)
 		f = nil
 	}
 	if f == nil {
-		f = t.newFlow(&k, p, fromA)
-		t.cache[slot] = f
+		f = t.newFlow(&k, h, p, fromA)
 		f.FirstFrame = frame
 	} else {
 		t.touch(f)
@@ -361,8 +336,8 @@ func addrPort(ipv uint8, a *[16]byte, port uint16) netip.AddrPort {
 	return netip.AddrPortFrom(netip.AddrFrom16(*a), port)
 }
 
-func (t *Table) newFlow(k *Key, p *Packet, fromA bool) *Flow {
-	if len(t.flows) >= t.cfg.MaxFlows && t.tail != nil {
+func (t *Table) newFlow(k *Key, h uint64, p *Packet, fromA bool) *Flow {
+	if t.flows.len() >= t.cfg.MaxFlows && t.tail != nil {
 		t.stats.Evicted++
 		t.finish(t.tail, Evicted)
 	}
@@ -409,7 +384,7 @@ func (t *Table) newFlow(k *Key, p *Packet, fromA bool) *Flow {
 	} else if d := t.ports[dissect.Port{T: f.T, Port: f.Client.Port()}]; d != nil && f.Client.Port() != f.Server.Port() {
 		t.attach(f, d)
 	}
-	t.flows[*k] = f
+	t.flows.put(f, h)
 	t.pushFront(f)
 	return f
 }
@@ -520,12 +495,7 @@ func (t *Table) finish(f *Flow, e End) {
 
 func (t *Table) remove(f *Flow) {
 	t.unlink(f)
-	if s := f.Key.slot(); t.cache[s] == f {
-		t.cache[s] = nil
-	}
-	if t.flows[f.Key] == f {
-		delete(t.flows, f.Key)
-	}
+	t.flows.del(f, f.Key.hash())
 	for d := range f.st {
 		t.stats.Buffered -= f.st[d].buffered
 		f.st[d].buffered, f.st[d].ooo = 0, nil
@@ -544,7 +514,7 @@ func (t *Table) expire() {
 	i := 0
 	for ; i < len(t.closedQ) && t.now-t.closedQ[i].closedAt > int64(t.cfg.Linger); i++ {
 		f := t.closedQ[i]
-		if t.flows[f.Key] == f {
+		if t.flows.get(&f.Key, f.Key.hash()) == f {
 			t.remove(f)
 		}
 	}
