@@ -154,6 +154,21 @@ type Dissector interface {
 	NewParser() Parser
 }
 
+// Sharer is a Dissector whose parsers can share their output buffers (the
+// PDU being built, its objects and values) with the other flows of one
+// flow table, which runs on one goroutine: a PDU is valid only during
+// emit, so the buffers are free again when the next flow's bytes come.
+// Shared buffers stay in the processor's cache; one set per flow, touched
+// by every PDU, does not once thousands of flows interleave.
+type Sharer interface {
+	Dissector
+	// NewShared returns the buffers for one flow table.
+	NewShared() any
+	// NewSharedParser returns a parser of one new flow that uses shared,
+	// a value NewShared returned.
+	NewSharedParser(shared any) Parser
+}
+
 var (
 	mu       sync.RWMutex
 	registry = map[string]Dissector{}

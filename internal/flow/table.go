@@ -174,7 +174,8 @@ type Table struct {
 	emitFn  func(*dissect.PDU)
 	meta    dissect.Meta
 	frag    defrag
-	evasive bool // the packet being handled is a datagram with overlapping fragments
+	evasive bool           // the packet being handled is a datagram with overlapping fragments
+	shared  map[string]any // output buffers shared by the flows of a dissector (dissect.Sharer)
 }
 
 // equal is k == o in word compares: the compiler's == on Key calls
@@ -190,7 +191,7 @@ func (k *Key) equal(o *Key) bool {
 // now and their output to h.
 func NewTable(cfg Config, h Handler) *Table {
 	cfg.defaults()
-	t := &Table{cfg: cfg, h: h, ports: map[dissect.Port]dissect.Dissector{}}
+	t := &Table{cfg: cfg, h: h, shared: map[string]any{}, ports: map[dissect.Port]dissect.Dissector{}}
 	for _, d := range dissect.All() {
 		for _, p := range d.Ports() {
 			if _, dup := t.ports[p]; !dup {
@@ -390,7 +391,17 @@ func (t *Table) newFlow(k *Key, h uint64, p *Packet, fromA bool) *Flow {
 }
 
 func (t *Table) attach(f *Flow, d dissect.Dissector) {
-	f.d, f.Proto, f.parser, f.probed = d, d.Proto(), d.NewParser(), true
+	f.d, f.Proto, f.probed = d, d.Proto(), true
+	if sh, ok := d.(dissect.Sharer); ok {
+		b, ok := t.shared[d.Proto()]
+		if !ok {
+			b = sh.NewShared()
+			t.shared[d.Proto()] = b
+		}
+		f.parser = sh.NewSharedParser(b)
+	} else {
+		f.parser = d.NewParser()
+	}
 	t.stats.Dissected++
 }
 

@@ -123,10 +123,10 @@ func (p *parser) apdu(b []byte) {
 	p.pdu.Name = serviceName(confirmedNames[:], svc)
 	if typ != confirmedReq {
 		k := 1<<63 | uint64(typ)<<8 | uint64(svc)
-		if n := p.names.Get(k); n != "" {
+		if n := names.Get(k); n != "" {
 			p.pdu.Name = n
 		} else {
-			p.pdu.Name = p.names.Put(k, p.pdu.Name+" "+apduNames[typ])
+			p.pdu.Name = names.Put(k, p.pdu.Name+" "+apduNames[typ])
 		}
 	}
 	if typ == errorPDU {
@@ -179,3 +179,8 @@ func errorCode(b []byte) uint32 {
 	}
 	return vals[0]<<16 | vals[1]
 }
+
+// names caches the names built from numbers (a service with its APDU
+// type; an object type with a property), process-wide: keys of the first
+// kind have the top bit set.
+var names dissect.Names

@@ -46,14 +46,26 @@ func (Dissector) Probe(t dissect.Transport, b []byte) bool {
 }
 
 // NewParser returns the parser of one flow.
-func (Dissector) NewParser() dissect.Parser { return &parser{} }
+func (Dissector) NewParser() dissect.Parser { return &parser{out: &out{}} }
+
+// NewShared returns the output buffers of one flow table.
+func (Dissector) NewShared() any { return &out{} }
+
+// NewSharedParser returns the parser of one flow that builds its PDUs in
+// shared (see dissect.Sharer).
+func (Dissector) NewSharedParser(shared any) dissect.Parser { return &parser{out: shared.(*out)} }
 
 type parser struct {
-	pdu   dissect.PDU
-	objs  []dissect.Object
-	vals  []float64 // backing of the objects' values, reused per PDU
-	names dissect.Strings
-	id    map[string]string // backing of pdu.Identity, reused per PDU
+	*out
+}
+
+// out is what a parser builds a PDU in, valid until the next PDU: shared
+// by the flows of one table (dissect.Sharer).
+type out struct {
+	pdu  dissect.PDU
+	objs []dissect.Object
+	vals []float64         // backing of the objects' values, reused per PDU
+	id   map[string]string // backing of pdu.Identity, reused per PDU
 }
 
 // Gap does nothing: BACnet/IP is datagrams, each parsed on its own.

@@ -54,9 +54,9 @@ func (p *parser) property(body []byte, multiple, ack bool) {
 			}
 			prop := t.uint()
 			k := uint64(objType)<<32 | uint64(prop)
-			sp := p.names.Get(k)
+			sp := names.Get(k)
 			if sp == "" {
-				sp = p.names.Put(k, objectTypeName(objType)+" "+propertyName(prop))
+				sp = names.Put(k, objectTypeName(objType)+" "+propertyName(prop))
 			}
 			p.objs = append(p.objs, dissect.Object{Space: sp, Start: inst, Count: 1})
 			haveVal = false

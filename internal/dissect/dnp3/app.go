@@ -363,14 +363,14 @@ func printable(b []byte) string {
 // Names are cached per parser (bounded: group and variation are bytes).
 func (p *parser) space(g, v byte) string {
 	k := uint16(g)<<8 | uint16(v)
-	if s := p.spaces.Get(uint64(k)); s != "" {
+	if s := spaces.Get(uint64(k)); s != "" {
 		return s
 	}
 	s := fmt.Sprintf("g%dv%d", g, v)
 	if n := groupName(g, v); n != "" {
 		s += " " + n
 	}
-	return p.spaces.Put(uint64(k), s)
+	return spaces.Put(uint64(k), s)
 }
 
 func groupName(g, v byte) string {
@@ -515,3 +515,6 @@ var sizes = map[uint16]uint8{
 	gv(43, 1): 5, gv(43, 2): 3, gv(43, 3): 11, gv(43, 4): 9, gv(43, 5): 5, gv(43, 6): 9, gv(43, 7): 11, gv(43, 8): 15,
 	gv(50, 1): 6, gv(50, 2): 10, gv(50, 3): 6, gv(50, 4): 11, gv(51, 1): 6, gv(51, 2): 6, gv(52, 1): 2, gv(52, 2): 2,
 }
+
+// spaces caches the object names by group and variation, process-wide.
+var spaces dissect.Names

@@ -46,7 +46,14 @@ func (Dissector) Probe(_ dissect.Transport, b []byte) bool {
 }
 
 // NewParser returns the parser of one flow.
-func (Dissector) NewParser() dissect.Parser { return &parser{} }
+func (Dissector) NewParser() dissect.Parser { return &parser{out: &out{}} }
+
+// NewShared returns the output buffers of one flow table.
+func (Dissector) NewShared() any { return &out{} }
+
+// NewSharedParser returns the parser of one flow that builds its PDUs in
+// shared (see dissect.Sharer).
+func (Dissector) NewSharedParser(shared any) dissect.Parser { return &parser{out: shared.(*out)} }
 
 type fragment struct {
 	src, dst uint16
@@ -56,24 +63,34 @@ type fragment struct {
 }
 
 type parser struct {
-	buf    [2][]byte // unfinished link frame bytes per TCP direction
-	junk   [2]bool   // skipping garbage: reported once per run
-	frags  [2][maxReassembly]fragment
-	ud     []byte // scratch: user data of one frame without CRCs
-	pdu    dissect.PDU
-	objs   []dissect.Object
-	vals   []float64
-	ident  map[string]string
-	spaces dissect.Strings // object type names by group and variation
+	*out
+	buf  [2][]byte // unfinished link frame bytes per TCP direction
+	junk [2]bool   // skipping garbage: reported once per run
+	// frags reassembles application fragments sent in several transport
+	// segments; made on the first such segment, as most flows send every
+	// fragment in one.
+	frags [2]*[maxReassembly]fragment
+}
+
+// out is what a parser builds a PDU in, valid until the next PDU: shared
+// by the flows of one table (dissect.Sharer).
+type out struct {
+	ud    []byte // user data of one frame without CRCs
+	pdu   dissect.PDU
+	objs  []dissect.Object
+	vals  []float64
+	ident map[string]string
 }
 
 func (p *parser) Gap(dir dissect.Dir) {
 	d := dir & 1
 	p.buf[d] = p.buf[d][:0]
 	p.junk[d] = false
-	for i := range p.frags[d] {
-		p.frags[d][i].used = false
-		p.frags[d][i].data = p.frags[d][i].data[:0]
+	if fs := p.frags[d]; fs != nil {
+		for i := range fs {
+			fs[i].used = false
+			fs[i].data = fs[i].data[:0]
+		}
 	}
 }
 
@@ -200,6 +217,15 @@ func (p *parser) frame(m dissect.Meta, f []byte, udLen int, emit func(*dissect.P
 	fin, fir, seq := th&0x80 != 0, th&0x40 != 0, th&0x3f
 	seg := p.ud[1:]
 	d := m.Dir & 1
+	if fir && fin {
+		// A whole fragment in one segment, the common case: dissected in
+		// place; it ends any reassembly of the same addresses.
+		if fr := p.slot(d, src, dst, false); fr != nil {
+			fr.used, fr.data = false, fr.data[:0]
+		}
+		p.application(m, seg, fromMaster, unit, emit)
+		return
+	}
 	fr := p.slot(d, src, dst, fir)
 	switch {
 	case fir:
@@ -234,7 +260,14 @@ func (p *parser) frame(m dissect.Meta, f []byte, udLen int, emit func(*dissect.P
 // slot finds the reassembly state of (src, dst); on a first segment it
 // takes a free or the oldest slot so the number of states stays bounded.
 func (p *parser) slot(d dissect.Dir, src, dst uint16, first bool) *fragment {
-	fs := &p.frags[d]
+	fs := p.frags[d]
+	if fs == nil {
+		if !first {
+			return nil
+		}
+		fs = new([maxReassembly]fragment)
+		p.frags[d] = fs
+	}
 	var free *fragment
 	for i := range fs {
 		f := &fs[i]

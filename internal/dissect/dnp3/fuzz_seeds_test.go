@@ -28,6 +28,9 @@ func checkBounded(t *testing.T, p interface{}) {
 		if len(q.buf[d]) >= maxFrame {
 			t.Fatalf("buffer of %d bytes", len(q.buf[d]))
 		}
+		if q.frags[d] == nil {
+			continue
+		}
 		for _, f := range q.frags[d] {
 			if len(f.data) > maxFragment {
 				t.Fatalf("fragment of %d bytes", len(f.data))

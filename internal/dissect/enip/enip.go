@@ -112,7 +112,14 @@ func plausibleHeader(b []byte) bool {
 }
 
 // NewParser returns the parser of one flow.
-func (Dissector) NewParser() dissect.Parser { return &parser{} }
+func (Dissector) NewParser() dissect.Parser { return &parser{out: &out{}} }
+
+// NewShared returns the output buffers of one flow table.
+func (Dissector) NewShared() any { return &out{} }
+
+// NewSharedParser returns the parser of one flow that builds its PDUs in
+// shared (see dissect.Sharer).
+func (Dissector) NewSharedParser(shared any) dissect.Parser { return &parser{out: shared.(*out)} }
 
 type stream struct {
 	buf    []byte
@@ -141,9 +148,9 @@ type embedded struct {
 }
 
 type parser struct {
-	dir   [2]stream
-	reqs  [pending]request
+	*out
 	clock uint32
+	dir   [2]stream
 	// pairNext says the next request is embedded in an Unconnected Send.
 	pairNext bool
 	// collect, while the embedded requests of a remembered Multiple
@@ -154,10 +161,16 @@ type parser struct {
 	// depth 1 are dissected, holds the requests; pairIdx is the current.
 	paired  []embedded
 	pairIdx int
-	pdu     dissect.PDU
-	objs    [1]dissect.Object
-	vals    []float64
-	id      map[string]string
+	reqs    [pending]request
+}
+
+// out is what a parser builds a PDU in, valid until the next PDU: shared
+// by the flows of one table (dissect.Sharer).
+type out struct {
+	pdu  dissect.PDU
+	objs [1]dissect.Object
+	vals []float64
+	id   map[string]string
 }
 
 func (p *parser) Gap(d dissect.Dir) {

@@ -45,11 +45,24 @@ func (Dissector) Probe(t dissect.Transport, b []byte) bool {
 }
 
 // NewParser returns the parser of one flow.
-func (Dissector) NewParser() dissect.Parser { return &parser{} }
+func (Dissector) NewParser() dissect.Parser { return &parser{out: &out{}} }
+
+// NewShared returns the output buffers of one flow table.
+func (Dissector) NewShared() any { return &out{} }
+
+// NewSharedParser returns the parser of one flow that builds its PDUs in
+// shared (see dissect.Sharer).
+func (Dissector) NewSharedParser(shared any) dissect.Parser { return &parser{out: shared.(*out)} }
 
 type parser struct {
+	*out
 	buf  [2][]byte // unfinished APDU bytes per direction, under maxAPDU
 	junk [2]bool   // skipping garbage: reported once per run
+}
+
+// out is what a parser builds a PDU in, valid until the next PDU: shared
+// by the flows of one table (dissect.Sharer).
+type out struct {
 	pdu  dissect.PDU
 	objs []dissect.Object
 	vals []float64

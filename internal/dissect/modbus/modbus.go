@@ -56,7 +56,14 @@ func (Dissector) Probe(t dissect.Transport, b []byte) bool {
 func validFunction(fc byte) bool { return fc >= 1 && fc <= 127 }
 
 // NewParser returns the parser of one flow.
-func (Dissector) NewParser() dissect.Parser { return &parser{} }
+func (Dissector) NewParser() dissect.Parser { return &parser{out: &out{}} }
+
+// NewShared returns the output buffers of one flow table.
+func (Dissector) NewShared() any { return &out{} }
+
+// NewSharedParser returns the parser of one flow that builds its PDUs in
+// shared (see dissect.Sharer).
+func (Dissector) NewSharedParser(shared any) dissect.Parser { return &parser{out: shared.(*out)} }
 
 type txn struct {
 	used  bool
@@ -69,21 +76,29 @@ type txn struct {
 }
 
 type stream struct {
-	buf    [mb.MaxADU]byte
 	n      int  // bytes buffered of an unfinished frame
 	resync bool // lost sync: skip until a plausible header, do not re-report
+	// buf holds a frame split over segments; made when first needed, as
+	// most flows never split one.
+	buf *[mb.MaxADU]byte
 }
 
 type parser struct {
+	*out
+	clock uint32
 	dir   [2]stream
 	txns  [pending]txn
-	clock uint32
-	pdu   dissect.PDU
-	obj   [1]dissect.Object
-	vals  []float64
-	id    map[string]string
-	q     mb.Request
-	r     mb.Response
+}
+
+// out is what a parser builds a PDU in, valid until the next PDU: shared
+// by the flows of one table (dissect.Sharer).
+type out struct {
+	pdu  dissect.PDU
+	obj  [1]dissect.Object
+	vals []float64
+	id   map[string]string
+	q    mb.Request
+	r    mb.Response
 }
 
 func (p *parser) Gap(d dissect.Dir) {
@@ -139,6 +154,9 @@ func (p *parser) Data(m dissect.Meta, b []byte, emit func(*dissect.PDU)) {
 			continue
 		}
 		if n > len(b) {
+			if s.buf == nil {
+				s.buf = new([mb.MaxADU]byte)
+			}
 			s.n = copy(s.buf[:], b)
 			return
 		}

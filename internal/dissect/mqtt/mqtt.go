@@ -80,7 +80,14 @@ func varint(b []byte) (v, n int, ok bool) {
 }
 
 // NewParser returns the parser of one flow.
-func (Dissector) NewParser() dissect.Parser { return &parser{} }
+func (Dissector) NewParser() dissect.Parser { return &parser{out: &out{}} }
+
+// NewShared returns the output buffers of one flow table.
+func (Dissector) NewShared() any { return &out{} }
+
+// NewSharedParser returns the parser of one flow that builds its PDUs in
+// shared (see dissect.Sharer).
+func (Dissector) NewSharedParser(shared any) dissect.Parser { return &parser{out: shared.(*out)} }
 
 type stream struct {
 	buf     []byte
@@ -92,12 +99,18 @@ type stream struct {
 }
 
 type parser struct {
+	*out
 	d       [2]stream
-	version byte // protocol level from CONNECT: 3, 4 or 5; 0 unknown
-	pdu     dissect.PDU
-	objs    []dissect.Object
-	topics  [8]string  // recent topics: a flow publishes a few topics again and again
-	val     [1]float64 // backing of a PUBLISH's value
+	version byte      // protocol level from CONNECT: 3, 4 or 5; 0 unknown
+	topics  [8]string // recent topics: a flow publishes a few topics again and again
+}
+
+// out is what a parser builds a PDU in, valid until the next PDU: shared
+// by the flows of one table (dissect.Sharer).
+type out struct {
+	pdu  dissect.PDU
+	objs []dissect.Object
+	val  [1]float64 // backing of a PUBLISH's value
 }
 
 // topic returns b as a string, from the recent topics when it is one.

@@ -65,8 +65,8 @@ func (p *parser) addNode(n nodeID, vals []float64) {
 	o := dissect.Object{Count: 1}
 	if n.kind == 'i' {
 		k := uint64(n.ns)
-		if o.Space = p.names.Get(k); o.Space == "" {
-			o.Space = p.names.Put(k, "ns="+strconv.Itoa(int(n.ns)))
+		if o.Space = names.Get(k); o.Space == "" {
+			o.Space = names.Put(k, "ns="+strconv.Itoa(int(n.ns)))
 		}
 		o.Start = n.num
 	} else {
@@ -402,3 +402,6 @@ func certSubject(b []byte) string {
 	}
 	return s
 }
+
+// names caches the "ns=N" spaces of node ids, process-wide.
+var names dissect.Names

@@ -62,7 +62,14 @@ func (Dissector) Probe(t dissect.Transport, b []byte) bool {
 }
 
 // NewParser returns the parser of one flow.
-func (Dissector) NewParser() dissect.Parser { return &parser{} }
+func (Dissector) NewParser() dissect.Parser { return &parser{out: &out{}} }
+
+// NewShared returns the output buffers of one flow table.
+func (Dissector) NewShared() any { return &out{} }
+
+// NewSharedParser returns the parser of one flow that builds its PDUs in
+// shared (see dissect.Sharer).
+func (Dissector) NewSharedParser(shared any) dissect.Parser { return &parser{out: shared.(*out)} }
 
 // stream is the state of one direction.
 type stream struct {
@@ -82,17 +89,22 @@ type stream struct {
 }
 
 type parser struct {
+	*out
 	d      [2]stream
 	secure int8 // 0 unknown, 1 policy None, 2 a security policy
-	pdu    dissect.PDU
-	objs   []dissect.Object
-	vals   []float64
 	// pending maps a Read request handle to the node ids it reads, so the
 	// response's values can be labelled.
 	pending map[uint32][]nodeID
 	freeIDs [][]nodeID // node id slices of answered reads, for reuse
-	store   []float64  // backing of the objects' values, reused per PDU
-	names   dissect.Strings
+}
+
+// out is what a parser builds a PDU in, valid until the next PDU: shared
+// by the flows of one table (dissect.Sharer).
+type out struct {
+	pdu   dissect.PDU
+	objs  []dissect.Object
+	vals  []float64
+	store []float64 // backing of the objects' values, reused per PDU
 }
 
 func validType(b []byte) bool {

@@ -64,7 +64,14 @@ func plausibleTPKT(b []byte) bool {
 }
 
 // NewParser returns the parser of one flow.
-func (Dissector) NewParser() dissect.Parser { return &parser{} }
+func (Dissector) NewParser() dissect.Parser { return &parser{out: &out{}} }
+
+// NewShared returns the output buffers of one flow table.
+func (Dissector) NewShared() any { return &out{} }
+
+// NewSharedParser returns the parser of one flow that builds its PDUs in
+// shared (see dissect.Sharer).
+func (Dissector) NewSharedParser(shared any) dissect.Parser { return &parser{out: shared.(*out)} }
 
 type stream struct {
 	buf    []byte // unfinished TPKT frame, at most maxTPKT bytes
@@ -74,7 +81,13 @@ type stream struct {
 }
 
 type parser struct {
-	dir  [2]stream
+	*out
+	dir [2]stream
+}
+
+// out is what a parser builds a PDU in, valid until the next PDU: shared
+// by the flows of one table (dissect.Sharer).
+type out struct {
 	pdu  dissect.PDU
 	objs []dissect.Object
 	vals []float64
