@@ -221,8 +221,10 @@ func benchDPICmd() *cobra.Command {
 IEC-104 and MQTT sessions (many flows, realistic request/response mixes) to a
 temporary file, measures otlink's full dissection of it single-threaded (file
 read, decode, flow table, TCP reassembly, dissectors, summary counting): packets/s
-and Mbit/s; then runs tshark -r on the same file (plain, and -T fields -e
-frame.number; the faster is the baseline). Without tshark its figures are null.`,
+and Mbit/s of the median of --passes passes; then the same with the asset
+inventory and detections, as otlink analyze runs; then tshark -r on the same file
+(plain, and -T fields -e frame.number; the faster is the baseline). Without
+tshark its figures are null.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(c.Context(), syscall.SIGINT, syscall.SIGTERM)
@@ -258,7 +260,7 @@ frame.number; the faster is the baseline). Without tshark its figures are null.`
 				return fmt.Sprintf(f, *p)
 			}
 			fmt.Fprintf(out, "%d packets, %.1f MB, %d flows, %d PDUs (%d malformed), one core\n", r.Packets, r.FileMB, r.Flows, r.PDUs, r.Malformed)
-			fmt.Fprintf(out, "otlink   %12.0f packets/s  %8.1f Mbit/s  %.2f s (%.2f s CPU), %.2f allocs/packet\n", r.PacketsPerSec, r.MbitPerSec, r.Seconds, r.CPUSec, r.AllocsPerPacket)
+			fmt.Fprintf(out, "otlink   %12.0f packets/s  %8.1f Mbit/s  %.2f s (%.2f s CPU), %.2f allocs/packet; median of %d passes (%.0f-%.0f)\n", r.PacketsPerSec, r.MbitPerSec, r.Seconds, r.CPUSec, r.AllocsPerPacket, r.Passes, r.PacketsPerSecMin, r.PacketsPerSecMax)
 			fmt.Fprintf(out, "analyze  %12.0f packets/s  with inventory and detections, %.2f s, %d assets, %d alerts\n", r.AnalyzePacketsPerSec, r.AnalyzeSeconds, r.AnalyzeAssets, r.AnalyzeAlerts)
 			fmt.Fprintf(out, "tshark   %12s packets/s  (plain %s, fields %s)\n", opt(r.TsharkPacketsPerSec, "%.0f"), opt(r.TsharkPlainPacketsPerSec, "%.0f"), opt(r.TsharkFieldsPacketsPerSec, "%.0f"))
 			fmt.Fprintf(out, "vs tshark %11s\n", opt(r.VsTshark, "%.1f×"))
@@ -270,6 +272,7 @@ frame.number; the faster is the baseline). Without tshark its figures are null.`
 	}
 	f := c.Flags()
 	f.IntVar(&o.Packets, "packets", 1_000_000, "packets of the generated capture")
+	f.IntVar(&o.Passes, "passes", 5, "dissection passes over the capture; the median pass is reported")
 	f.BoolVar(&o.NoTshark, "no-tshark", false, "skip the tshark baseline")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the measured dissection to this file")
