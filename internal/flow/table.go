@@ -99,7 +99,8 @@ type Flow struct {
 	T          dissect.Transport
 	clientIsA  bool
 	probed     bool
-	oriented   bool // orientation from a SYN, a port or the first packet
+	epoch      uint32 // Table.epoch when last moved to the LRU front
+	oriented   bool   // orientation from a SYN, a port or the first packet
 	fin        [2]bool
 	Flags      [2]uint8 // TCP flags seen in each direction, ORed (port scans: a SYN and no payload)
 	Last       int64    // capture time of the last packet, Unix ns
@@ -165,6 +166,7 @@ type Table struct {
 	closedQ []*Flow
 	now     int64
 	sweep   int64
+	epoch   uint32 // counts sweeps: a flow moves to the LRU front once per epoch
 	nextID  uint64
 	stats   Stats
 	pkt     Packet
@@ -270,6 +272,7 @@ func (t *Table) transport(p *Packet, ci capture.Info, frame uint64) {
 	if t.now-t.sweep >= int64(time.Second) {
 		t.expire()
 		t.sweep = t.now
+		t.epoch++
 	}
 	var k Key
 	k.Proto, k.IPv, k.VLAN = p.Proto, p.IPv, p.VLAN
@@ -289,7 +292,7 @@ func (t *Table) transport(p *Packet, ci capture.Info, frame uint64) {
 	if f == nil {
 		f = t.newFlow(&k, h, p, fromA)
 		f.FirstFrame = frame
-	} else {
+	} else if f.epoch != t.epoch {
 		t.touch(f)
 	}
 	f.Last = ci.Time
@@ -450,8 +453,14 @@ func (t *Table) emit(p *dissect.PDU) {
 	t.h.PDU(t.cur, p)
 }
 
-// touch moves f to the front of the LRU list.
+// touch moves f to the front of the LRU list. The transport calls it once
+// per sweep epoch (a second of capture time) per flow, not per packet:
+// moving a flow touches its two neighbours and the head, three flows'
+// memory that a packet does not otherwise need. The list is then ordered
+// by the epoch of the last move, so an idle flow ends at most one sweep
+// late, and eviction takes a flow idle for at least an epoch when any is.
 func (t *Table) touch(f *Flow) {
+	f.epoch = t.epoch
 	if t.head == f {
 		return
 	}
@@ -460,6 +469,7 @@ func (t *Table) touch(f *Flow) {
 }
 
 func (t *Table) pushFront(f *Flow) {
+	f.epoch = t.epoch
 	f.prev, f.next = nil, t.head
 	if t.head != nil {
 		t.head.prev = f
