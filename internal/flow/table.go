@@ -518,8 +518,8 @@ func (t *Table) remove(f *Flow) {
 	t.unlink(f)
 	t.flows.del(f, f.Key.hash())
 	for d := range f.st {
-		t.stats.Buffered -= f.st[d].buffered
-		f.st[d].buffered, f.st[d].ooo = 0, nil
+		t.stats.Buffered -= f.st[d].buffered()
+		f.st[d].ooo = nil
 	}
 }
 

@@ -6,14 +6,37 @@ import (
 	"github.com/otlink/otlink/internal/dissect"
 )
 
-// stream is the reassembly state of one TCP direction.
+// stream is the reassembly state of one TCP direction: 16 bytes, so that
+// both directions share a cache line with the flow's other per-packet
+// fields; out-of-order segments, rare, live behind a pointer.
 type stream struct {
-	init     bool
-	nxt      uint32 // next expected sequence number
-	acked    uint32 // highest ACK the peer sent for this direction
-	hasAck   bool
-	ooo      []seg // out-of-order segments, sorted by seq
-	buffered int
+	nxt    uint32 // next expected sequence number
+	acked  uint32 // highest ACK the peer sent for this direction
+	init   bool
+	hasAck bool
+	ooo    *queue // out-of-order segments; nil when none
+}
+
+// queue holds the out-of-order segments of one direction.
+type queue struct {
+	segs     []seg // sorted by seq
+	buffered int   // bytes in segs
+}
+
+// held is the number of segments held out of order.
+func (s *stream) held() int {
+	if s.ooo == nil {
+		return 0
+	}
+	return len(s.ooo.segs)
+}
+
+// buffered is the number of bytes held out of order.
+func (s *stream) buffered() int {
+	if s.ooo == nil {
+		return 0
+	}
+	return s.ooo.buffered
 }
 
 type seg struct {
@@ -33,8 +56,8 @@ func (t *Table) tcp(f *Flow, dir dissect.Dir, p *Packet) {
 		}
 		// The peer acknowledged bytes we never saw: capture loss. Skip the
 		// hole now rather than wait for a retransmission that will not come.
-		if len(o.ooo) > 0 && seqLT(o.nxt, o.ooo[0].seq) && seqLEQ(o.ooo[0].seq, p.Ack) {
-			t.skipTo(f, 1-dir, o.ooo[0].seq)
+		if o.held() > 0 && seqLT(o.nxt, o.ooo.segs[0].seq) && seqLEQ(o.ooo.segs[0].seq, p.Ack) {
+			t.skipTo(f, 1-dir, o.ooo.segs[0].seq)
 			t.drain(f, 1-dir)
 		}
 	}
@@ -75,25 +98,25 @@ func (t *Table) segment(f *Flow, dir dissect.Dir, seq uint32, b []byte) {
 		b = b[s.nxt-seq:] // overlap with bytes already delivered
 		s.nxt = end
 		t.deliver(f, dir, b)
-		if len(s.ooo) > 0 {
+		if s.held() > 0 {
 			t.drain(f, dir)
 		}
 		return
 	}
 	// A hole before seq. If the peer already acknowledged seq, the hole's
 	// bytes were lost by the capture: skip it at once.
-	if s.hasAck && seqLEQ(seq, s.acked) && len(s.ooo) == 0 {
+	if s.hasAck && seqLEQ(seq, s.acked) && s.held() == 0 {
 		t.skipTo(f, dir, seq)
 		s.nxt = end
 		t.deliver(f, dir, b)
 		return
 	}
 	t.stats.OutOfOrder++
-	if s.buffered+len(b) > t.cfg.MaxFlowBuffer || t.stats.Buffered+len(b) > t.cfg.MaxBuffer || len(s.ooo) >= t.cfg.MaxSegments {
+	if s.buffered()+len(b) > t.cfg.MaxFlowBuffer || t.stats.Buffered+len(b) > t.cfg.MaxBuffer || s.held() >= t.cfg.MaxSegments {
 		// Full: give up on the hole and everything buffered before seq.
 		t.stats.Overflows++
 		t.insert(s, seq, b, false)
-		t.skipTo(f, dir, s.ooo[0].seq)
+		t.skipTo(f, dir, s.ooo.segs[0].seq)
 		t.drainAll(f, dir)
 		return
 	}
@@ -101,18 +124,22 @@ func (t *Table) segment(f *Flow, dir dissect.Dir, seq uint32, b []byte) {
 }
 
 func (t *Table) insert(s *stream, seq uint32, b []byte, cp bool) {
-	i := sort.Search(len(s.ooo), func(i int) bool { return !seqLT(s.ooo[i].seq, seq) })
-	if i < len(s.ooo) && s.ooo[i].seq == seq && len(s.ooo[i].data) >= len(b) {
+	if s.ooo == nil {
+		s.ooo = &queue{}
+	}
+	q := s.ooo
+	i := sort.Search(len(q.segs), func(i int) bool { return !seqLT(q.segs[i].seq, seq) })
+	if i < len(q.segs) && q.segs[i].seq == seq && len(q.segs[i].data) >= len(b) {
 		t.stats.Retransmits++
 		return
 	}
 	if cp {
 		b = append([]byte(nil), b...)
 	}
-	s.ooo = append(s.ooo, seg{})
-	copy(s.ooo[i+1:], s.ooo[i:])
-	s.ooo[i] = seg{seq: seq, data: b}
-	s.buffered += len(b)
+	q.segs = append(q.segs, seg{})
+	copy(q.segs[i+1:], q.segs[i:])
+	q.segs[i] = seg{seq: seq, data: b}
+	q.buffered += len(b)
 	t.stats.Buffered += len(b)
 }
 
@@ -134,10 +161,14 @@ func (t *Table) skipTo(f *Flow, dir dissect.Dir, seq uint32) {
 // drain delivers buffered segments that have become in order.
 func (t *Table) drain(f *Flow, dir dissect.Dir) {
 	s := &f.st[dir]
+	q := s.ooo
+	if q == nil {
+		return
+	}
 	i := 0
-	for ; i < len(s.ooo) && seqLEQ(s.ooo[i].seq, s.nxt); i++ {
-		sg := s.ooo[i]
-		s.buffered -= len(sg.data)
+	for ; i < len(q.segs) && seqLEQ(q.segs[i].seq, s.nxt); i++ {
+		sg := q.segs[i]
+		q.buffered -= len(sg.data)
 		t.stats.Buffered -= len(sg.data)
 		end := sg.seq + uint32(len(sg.data))
 		if seqLEQ(end, s.nxt) {
@@ -148,10 +179,10 @@ func (t *Table) drain(f *Flow, dir dissect.Dir) {
 		s.nxt = end
 		t.deliver(f, dir, b)
 	}
-	n := copy(s.ooo, s.ooo[i:])
-	clear(s.ooo[n:])
-	s.ooo = s.ooo[:n]
-	if n == 0 {
+	n := copy(q.segs, q.segs[i:])
+	clear(q.segs[n:])
+	q.segs = q.segs[:n]
+	if n == 0 && s.ooo == q {
 		s.ooo = nil
 	}
 }
@@ -159,10 +190,10 @@ func (t *Table) drain(f *Flow, dir dissect.Dir) {
 // drainAll delivers every buffered segment, skipping holes between them.
 func (t *Table) drainAll(f *Flow, dir dissect.Dir) {
 	s := &f.st[dir]
-	for len(s.ooo) > 0 {
+	for s.held() > 0 {
 		t.drain(f, dir)
-		if len(s.ooo) > 0 {
-			t.skipTo(f, dir, s.ooo[0].seq)
+		if s.held() > 0 {
+			t.skipTo(f, dir, s.ooo.segs[0].seq)
 		}
 	}
 }
@@ -172,7 +203,7 @@ func (t *Table) flush(f *Flow) {
 	cur := t.cur
 	t.cur = f
 	for d := range f.st {
-		if len(f.st[d].ooo) > 0 {
+		if f.st[d].held() > 0 {
 			t.drainAll(f, dissect.Dir(d))
 		}
 	}
