@@ -100,8 +100,12 @@ func (p *pcapReader) fill(n int) error {
 // its capture information.
 func (p *pcapReader) next() ([]byte, Info, error) {
 	var ci Info
-	if err := p.fill(16); err != nil {
-		return nil, ci, err
+	// The length checks are made here before fill is called: a call per
+	// record for a buffer that nearly always holds it is measurable.
+	if p.end-p.start < 16 {
+		if err := p.fill(16); err != nil {
+			return nil, ci, err
+		}
 	}
 	h := p.buf[p.start : p.start+16]
 	ci.Time = int64(p.u32(h))*1e9 + int64(p.u32(h[4:]))*p.nsec
@@ -110,11 +114,13 @@ func (p *pcapReader) next() ([]byte, Info, error) {
 		return nil, ci, fmt.Errorf("record of %d bytes exceeds %d: damaged file", incl, maxPacket)
 	}
 	n := int(incl)
-	if err := p.fill(16 + n); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
+	if p.end-p.start < 16+n {
+		if err := p.fill(16 + n); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, ci, err
 		}
-		return nil, ci, err
 	}
 	ci.CapLen, ci.Len, ci.Link = n, int(orig), p.link
 	data := p.buf[p.start+16 : p.start+16+n : p.start+16+n]
