@@ -50,7 +50,7 @@ type rule struct {
 	client    []endpoint
 	server    []endpoint
 	addrs     []Range // Space "" matches any space
-	values    []cmp
+	values    []comparison
 	rateN     int
 	rateWin   time.Duration
 }
@@ -61,7 +61,7 @@ type endpoint struct {
 	role   asset.Role // set for "role:NAME"
 }
 
-type cmp struct {
+type comparison struct {
 	op string
 	v  float64
 }
@@ -432,24 +432,24 @@ func parseEndpoint(s string) (endpoint, error) {
 	return ep, nil
 }
 
-func parseCmp(s string) (cmp, error) {
+func parseCmp(s string) (comparison, error) {
 	s = strings.TrimSpace(s)
 	for _, op := range []string{">=", "<=", "==", "!=", ">", "<", "="} {
 		if rest, ok := strings.CutPrefix(s, op); ok {
 			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
 			if err != nil {
-				return cmp{}, fmt.Errorf("%q is not a number", strings.TrimSpace(rest))
+				return comparison{}, fmt.Errorf("%q is not a number", strings.TrimSpace(rest))
 			}
 			if op == "=" {
 				op = "=="
 			}
-			return cmp{op, v}, nil
+			return comparison{op, v}, nil
 		}
 	}
-	return cmp{}, fmt.Errorf("want a comparison such as \"> 100\" (>, >=, <, <=, ==, !=)")
+	return comparison{}, fmt.Errorf("want a comparison such as \"> 100\" (>, >=, <, <=, ==, !=)")
 }
 
-func (c cmp) ok(v float64) bool {
+func (c comparison) ok(v float64) bool {
 	switch c.op {
 	case ">":
 		return v > c.v

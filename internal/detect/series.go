@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"time"
@@ -87,15 +88,7 @@ func sortEvents(ev []event) {
 	}
 }
 
-func cmpEvent(a, b event) int {
-	switch {
-	case a.t < b.t:
-		return -1
-	case a.t > b.t:
-		return 1
-	}
-	return 0
-}
+func cmpEvent(a, b event) int { return cmp.Compare(a.t, b.t) }
 
 // hostOf strips a port from "ip:port" targets.
 func hostOf(target string) string {

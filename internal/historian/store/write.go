@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -437,15 +438,7 @@ func (s *Store) loadCache(sr *series, t int64) error {
 			return errcode.Wrap(errcode.StoreRead, err, "look up %s", sr.tag)
 		}
 	}
-	slices.SortStableFunc(sr.cache, func(a, b model.Sample) int {
-		switch {
-		case a.Source < b.Source:
-			return -1
-		case a.Source > b.Source:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(sr.cache, func(a, b model.Sample) int { return cmp.Compare(a.Source, b.Source) })
 	sr.cacheLo, sr.cacheHi, sr.cacheSet = t, hi, true
 	return nil
 }
