@@ -10,6 +10,7 @@ import (
 	"github.com/gopcua/opcua/uasc"
 
 	"github.com/otlink/otlink/internal/errcode"
+	"github.com/otlink/otlink/internal/uavalue"
 )
 
 // Bounds of history reads.
@@ -152,7 +153,7 @@ func (s *Server) historyPage(c histCursor, det *ua.ReadRawModifiedDetails, ss *s
 	dvs := make([]*ua.DataValue, 0, len(pts))
 	for _, p := range pts {
 		dv := &ua.DataValue{EncodingMask: ua.DataValueStatusCode | ua.DataValueSourceTimestamp, Status: ua.StatusCode(p.Quality), SourceTimestamp: p.Time}
-		if v := toVariant(p.Value); v != nil {
+		if v := uavalue.Variant(p.Value); v != nil {
 			dv.EncodingMask |= ua.DataValueValue
 			dv.Value = v
 		}

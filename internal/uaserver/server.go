@@ -25,6 +25,7 @@ import (
 	"github.com/otlink/otlink/internal/config"
 	"github.com/otlink/otlink/internal/errcode"
 	"github.com/otlink/otlink/internal/uareflect"
+	"github.com/otlink/otlink/internal/uavalue"
 )
 
 // Bounds that protect the server from one client.
@@ -622,7 +623,7 @@ func (s *Server) sample(buf []acquire.TagValue) []acquire.TagValue {
 		if tv.Time != 0 {
 			src = time.Unix(0, tv.Time)
 		}
-		v := toVariant(tv.Value)
+		v := uavalue.Variant(tv.Value)
 		if cur != nil && cur.Status == ua.StatusCode(tv.Quality) && cur.SourceTimestamp.Equal(src) && sameValue(cur.Value, v) {
 			continue
 		}

@@ -8,40 +8,6 @@ import (
 	"github.com/otlink/otlink/internal/model"
 )
 
-// toVariant converts a tag value to the variant of its OPC UA data type.
-func toVariant(v model.Value) *ua.Variant {
-	var x any
-	switch v.T {
-	case model.Bool:
-		x = v.Bool()
-	case model.Int8:
-		x = int8(v.Int())
-	case model.Uint8:
-		x = uint8(v.Uint())
-	case model.Int16:
-		x = int16(v.Int())
-	case model.Uint16:
-		x = uint16(v.Uint())
-	case model.Int32:
-		x = int32(v.Int())
-	case model.Uint32:
-		x = uint32(v.Uint())
-	case model.Int64:
-		x = v.Int()
-	case model.Uint64:
-		x = v.Uint()
-	case model.Float32:
-		x = float32(v.Float())
-	case model.Float64:
-		x = v.Float()
-	case model.String:
-		x = v.Str()
-	default:
-		return nil
-	}
-	return ua.MustVariant(x)
-}
-
 // fromVariant converts a written variant to a value of type t. Numbers of
 // any numeric type are accepted when they convert exactly enough (an
 // integer tag takes an integral number), as clients often send a Double.

@@ -293,6 +293,27 @@ func (c *codec) Decode(block []byte, off uint32) (model.Value, error) {
 	return convert(v, c.typ)
 }
 
+// scalarOf is v as a scalar; false for a value of no known type.
+func scalarOf(v model.Value) (scalar, bool) {
+	switch {
+	case v.T == model.Bool:
+		s := scalar{kind: kindBool}
+		if v.Bool() {
+			s.bits = 1
+		}
+		return s, true
+	case v.T.IsSigned():
+		return scalar{kind: kindInt, bits: uint64(v.Int())}, true
+	case v.T.IsUnsigned():
+		return scalar{kind: kindUint, bits: v.Uint()}, true
+	case v.T.IsFloat():
+		return scalar{kind: kindFloat, bits: math.Float64bits(v.Float())}, true
+	case v.T == model.String:
+		return scalar{kind: kindString, s: v.String()}, true
+	}
+	return scalar{}, false
+}
+
 // Encode implements driver.Codec: the slot of a good value. Writes use the
 // node's data type instead (see variantFor); Encode exists for the codec
 // contract and tests.
@@ -300,22 +321,8 @@ func (c *codec) Encode(v model.Value) ([]byte, error) {
 	if v.T != c.typ {
 		return nil, errcode.New(errcode.UATypeMismatch, "value of type %s for a %s tag", v.T, c.typ)
 	}
-	var s scalar
-	switch {
-	case v.T == model.Bool:
-		s = scalar{kind: kindBool}
-		if v.Bool() {
-			s.bits = 1
-		}
-	case v.T.IsSigned():
-		s = scalar{kind: kindInt, bits: uint64(v.Int())}
-	case v.T.IsUnsigned():
-		s = scalar{kind: kindUint, bits: v.Uint()}
-	case v.T.IsFloat():
-		s = scalar{kind: kindFloat, bits: math.Float64bits(v.Float())}
-	case v.T == model.String:
-		s = scalar{kind: kindString, s: v.String()}
-	default:
+	s, ok := scalarOf(v)
+	if !ok {
 		return nil, errcode.New(errcode.UATypeMismatch, "no encoding for type %s", v.T)
 	}
 	var heap []byte

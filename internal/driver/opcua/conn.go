@@ -5,7 +5,6 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
-	"math"
 	"os"
 	"sync"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/otlink/otlink/internal/driver"
 	"github.com/otlink/otlink/internal/errcode"
 	"github.com/otlink/otlink/internal/model"
+	"github.com/otlink/otlink/internal/uavalue"
 )
 
 // Conn is a session with one OPC UA server.
@@ -381,56 +381,15 @@ func variantFor(v model.Value, typ ua.TypeID) (*ua.Variant, error) {
 	default:
 		return nil, errcode.New(errcode.UANotWritable, "node data type %s cannot be written by otlink", typ)
 	}
-	var s scalar
-	switch {
-	case v.T == model.Bool:
-		s = scalar{kind: kindBool}
-		if v.Bool() {
-			s.bits = 1
-		}
-	case v.T.IsSigned():
-		s = scalar{kind: kindInt, bits: uint64(v.Int())}
-	case v.T.IsUnsigned():
-		s = scalar{kind: kindUint, bits: v.Uint()}
-	case v.T.IsFloat():
-		s = scalar{kind: kindFloat, bits: math.Float64bits(v.Float())}
-	case v.T == model.String:
-		s = scalar{kind: kindString, s: v.String()}
-	default:
+	s, ok := scalarOf(v)
+	if !ok {
 		return nil, errcode.New(errcode.UATypeMismatch, "no value to write")
 	}
 	mv, err := convert(s, want)
 	if err != nil {
 		return nil, err
 	}
-	var x any
-	switch want {
-	case model.Bool:
-		x = mv.Bool()
-	case model.Int8:
-		x = int8(mv.Int())
-	case model.Int16:
-		x = int16(mv.Int())
-	case model.Int32:
-		x = int32(mv.Int())
-	case model.Int64:
-		x = mv.Int()
-	case model.Uint8:
-		x = uint8(mv.Uint())
-	case model.Uint16:
-		x = uint16(mv.Uint())
-	case model.Uint32:
-		x = uint32(mv.Uint())
-	case model.Uint64:
-		x = mv.Uint()
-	case model.Float32:
-		x = float32(mv.Float())
-	case model.Float64:
-		x = mv.Float()
-	case model.String:
-		x = mv.String()
-	}
-	return ua.MustVariant(x), nil
+	return uavalue.Variant(mv), nil
 }
 
 // Identify implements driver.Identifier from the server's BuildInfo.
