@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -50,9 +52,13 @@ docs/analyze.md. Files that cannot be read are reported and the others analysed.
 				return usageErr(err)
 			}
 			opts := analyze.Options{Filter: filter}
-			if f, ok := c.ErrOrStderr().(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			f, tty := c.ErrOrStderr().(*os.File)
+			tty = tty && term.IsTerminal(int(f.Fd()))
+			if tty {
 				opts.Progress = progressBar(f)
 			}
+			// Learning runs the files one after the other: one learner
+			// sees them all.
 			dcfg, err := detectConfig(c, opts, learn, baselinePath, rulesPath, saveBaseline)
 			if err != nil {
 				return err
@@ -60,6 +66,12 @@ docs/analyze.md. Files that cannot be read are reported and the others analysed.
 			if len(args) == 0 {
 				return nil
 			}
+			if tty {
+				opts.Progress = progressBar(f)
+			}
+			// Each file has its own inventory and detections (the baseline
+			// and rules are only read), so files are analysed on all cores.
+			opts.Workers = runtime.GOMAXPROCS(0)
 			opts.Observers = func(file string) []analyze.Observer {
 				inv := asset.New()
 				cfg := dcfg
@@ -189,26 +201,45 @@ func countFailed(err error) int {
 	return n
 }
 
-// progressBar redraws one line on the terminal, at most every 100 ms.
+// progressBar redraws one line on the terminal, at most every 100 ms:
+// the share of the files read (files analysed at once each count for
+// their part), the files done and the packets of all of them. It may be
+// called from several goroutines.
 func progressBar(w io.Writer) func(analyze.Progress) {
-	var last time.Time
-	start := time.Now()
+	var (
+		mu      sync.Mutex
+		last    time.Time
+		start   = time.Now()
+		frac    = map[int]float64{}
+		packets = map[int]uint64{}
+		done    int
+	)
 	return func(p analyze.Progress) {
+		mu.Lock()
+		defer mu.Unlock()
+		frac[p.Index], packets[p.Index] = p.Fraction, p.Packets
+		if p.Done {
+			done++
+		}
 		now := time.Now()
-		if !p.Done && now.Sub(last) < 100*time.Millisecond {
+		if done < p.Files && now.Sub(last) < 100*time.Millisecond {
 			return
 		}
 		last = now
+		var share float64
+		var total uint64
+		for i, f := range frac {
+			share += f
+			total += packets[i]
+		}
+		share /= float64(max(p.Files, 1))
 		const width = 30
-		n := min(max(int(p.Fraction*width+0.5), 0), width)
-		rate := float64(p.Packets) / max(now.Sub(start).Seconds(), 1e-9)
-		fmt.Fprintf(w, "\r[%s%s] %3.0f%% file %d/%d %d packets %.0f/s\x1b[K", strings.Repeat("#", n), strings.Repeat(".", width-n),
-			100*p.Fraction, p.Index+1, p.Files, p.Packets, rate)
-		if p.Done {
-			start = now
-			if p.Index+1 == p.Files {
-				fmt.Fprint(w, "\r\x1b[K")
-			}
+		n := min(max(int(share*width+0.5), 0), width)
+		rate := float64(total) / max(now.Sub(start).Seconds(), 1e-9)
+		fmt.Fprintf(w, "\r[%s%s] %3.0f%% files done %d/%d, %d packets %.0f/s\x1b[K", strings.Repeat("#", n), strings.Repeat(".", width-n),
+			100*share, done, p.Files, total, rate)
+		if done == p.Files {
+			fmt.Fprint(w, "\r\x1b[K")
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync"
 
 	"github.com/otlink/otlink/internal/capture"
 	"github.com/otlink/otlink/internal/dissect"
@@ -45,8 +46,13 @@ type Progress struct {
 type Options struct {
 	Filter    string                       // capture filter (see capture.ParseFilter)
 	Flow      flow.Config                  // flow table and reassembly limits
-	Progress  func(Progress)               // called about every 64k packets and at the end of each file
-	Observers func(file string) []Observer // made per file
+	Progress  func(Progress)               // called about every 64k packets and at the end of each file; from several goroutines at once when Workers > 1
+	Observers func(file string) []Observer // made per file; with Workers > 1, for several files at once
+	// Workers is how many files are analysed at once (each file by one
+	// goroutine: a flow's packets must be seen in order). 0 or 1: one
+	// after the other. Observers of different files must then share
+	// nothing mutable.
+	Workers int
 }
 
 // Summary is the JSON document of `otlink analyze --json`.
@@ -113,11 +119,15 @@ func (c *ProtoCounts) addN(counting dissect.Counting, code uint32, n uint64) {
 
 func newCounts() *ProtoCounts { return &ProtoCounts{Functions: map[uint32]uint64{}} }
 
-// Files analyses each file in turn. A file that cannot be opened or read
-// is reported in the returned error (errors.Join of coded errors) and the
-// others are still analysed; a file damaged or cut short after its header
-// keeps the summary of what was read.
+// Files analyses each file in turn, or opts.Workers at a time. A file
+// that cannot be opened or read is reported in the returned error
+// (errors.Join of coded errors) and the others are still analysed; a file
+// damaged or cut short after its header keeps the summary of what was
+// read. Summaries and errors come in the order of paths either way.
 func Files(ctx context.Context, paths []string, opts Options) (Summary, error) {
+	if opts.Workers > 1 && len(paths) > 1 {
+		return filesParallel(ctx, paths, opts)
+	}
 	sum := Summary{Files: []FileSummary{}}
 	var errs []error
 	for i, p := range paths {
@@ -125,16 +135,71 @@ func Files(ctx context.Context, paths []string, opts Options) (Summary, error) {
 			return sum, err
 		}
 		fs, err := file(ctx, p, i, len(paths), opts)
-		if err != nil {
-			errs = append(errs, err)
-			if c := errcode.Of(err); c == errcode.CaptureOpen || c == errcode.CaptureFormat || c == errcode.CaptureFilter {
-				continue
-			}
-			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		if !keep(err, &errs) {
+			if canceled(err) {
 				return sum, errors.Join(errs...)
 			}
+			continue
 		}
 		sum.Files = append(sum.Files, fs)
+	}
+	return sum, errors.Join(errs...)
+}
+
+// keep records err, if any, and says whether the file's summary belongs
+// in the result: not for a file that could not be opened, was no capture
+// or had a bad filter, nor for one cut short by cancellation.
+func keep(err error, errs *[]error) bool {
+	if err == nil {
+		return true
+	}
+	*errs = append(*errs, err)
+	if c := errcode.Of(err); c == errcode.CaptureOpen || c == errcode.CaptureFormat || c == errcode.CaptureFilter {
+		return false
+	}
+	return !canceled(err)
+}
+
+func canceled(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// filesParallel analyses opts.Workers files at a time; the summaries and
+// errors come in the order of paths, as from the sequential loop.
+func filesParallel(ctx context.Context, paths []string, opts Options) (Summary, error) {
+	type result struct {
+		fs  FileSummary
+		err error
+	}
+	res := make([]result, len(paths))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(opts.Workers, len(paths)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := ctx.Err(); err != nil {
+					res[i].err = err
+					continue
+				}
+				res[i].fs, res[i].err = file(ctx, paths[i], i, len(paths), opts)
+			}
+		}()
+	}
+	for i := range paths {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	sum := Summary{Files: []FileSummary{}}
+	var errs []error
+	for _, r := range res {
+		if keep(r.err, &errs) {
+			sum.Files = append(sum.Files, r.fs)
+		} else if canceled(r.err) {
+			break
+		}
 	}
 	return sum, errors.Join(errs...)
 }
