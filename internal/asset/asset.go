@@ -339,6 +339,30 @@ func sortedKeys(m map[string]bool) []string {
 	return out
 }
 
+// Len is the number of assets Assets would return, without building them
+// (the monitor's statistics ask for it while packets wait).
+func (inv *Inventory) Len() int {
+	n := 0
+	for _, h := range inv.hosts {
+		if !broadcastTarget(h) {
+			n++
+		}
+	}
+	for _, c := range inv.configured {
+		ip, err := netip.ParseAddr(c.IP)
+		if h := inv.hosts[ip.Unmap()]; err != nil || h == nil || broadcastTarget(h) {
+			n++
+		}
+	}
+	return n
+}
+
+// broadcastTarget reports a subnet broadcast address (x.x.x.255) that
+// never sent a packet: a BACnet or discovery target, not a host.
+func broadcastTarget(h *host) bool {
+	return h.sent == 0 && h.addr.Is4() && h.addr.As4()[3] == 255
+}
+
 // sharedMAC is the number of addresses behind one MAC beyond which the MAC
 // is taken to be a router's and not reported for them.
 const sharedMAC = 3
@@ -355,9 +379,7 @@ func (inv *Inventory) Assets() []Asset {
 	byIP := map[netip.Addr]*Asset{}
 	out := make([]Asset, 0, len(inv.hosts)+len(inv.configured))
 	for _, h := range inv.hosts {
-		// A subnet broadcast address (x.x.x.255) that never sent a packet
-		// is a BACnet or discovery target, not a host.
-		if h.sent == 0 && h.addr.Is4() && h.addr.As4()[3] == 255 {
+		if broadcastTarget(h) {
 			continue
 		}
 		a := Asset{IP: h.addr.String(), Seen: true, ServerOf: sortedKeys(h.server), ClientOf: sortedKeys(h.client), Peers: len(h.peers),

@@ -66,6 +66,14 @@ func TestRolesVendorsAndExport(t *testing.T) {
 		{Name: "named", Driver: "opcua", Endpoint: "opc.tcp://plc.local:4840"},
 	}}))
 
+	// A Who-Is to the subnet broadcast address: no asset for .255.
+	who := fl("10.0.0.50", "10.0.0.255", 47808, "bacnet")
+	who.Packets = [2]uint64{1, 0}
+	inv.FlowEnd(who)
+	if n := len(inv.Assets()); inv.Len() != n || n != 15 {
+		t.Errorf("Len %d, Assets %d, want 15 (13 hosts seen, .255 not one, 2 configured unseen)", inv.Len(), n)
+	}
+
 	got := map[string]asset.Asset{}
 	for _, a := range inv.Assets() {
 		got[a.IP+a.Name] = a

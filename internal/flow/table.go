@@ -161,7 +161,9 @@ type Table struct {
 	cfg     Config
 	h       Handler
 	flows   index
-	head    *Flow // most recently seen
+	last    *Flow       // the flow of the frame PacketFlow handles, nil when none
+	lastDir dissect.Dir // its direction
+	head    *Flow       // most recently seen
 	tail    *Flow
 	closedQ []*Flow
 	now     int64
@@ -215,6 +217,20 @@ func (t *Table) Len() int { return t.flows.len() }
 // Packet decodes one frame (frame is its 1-based number in the capture)
 // and runs it through its flow.
 func (t *Table) Packet(data []byte, ci capture.Info, frame uint64) {
+	t.PacketFlow(data, ci, frame)
+}
+
+// PacketFlow is Packet that also returns the flow the frame went through
+// and its direction, for a per-packet view of flows (the war room): nil
+// for a frame that is not TCP or UDP over IP or is an IP fragment. The
+// flow's User field is free for such a caller.
+func (t *Table) PacketFlow(data []byte, ci capture.Info, frame uint64) (*Flow, dissect.Dir) {
+	t.last = nil
+	t.packet(data, ci, frame)
+	return t.last, t.lastDir
+}
+
+func (t *Table) packet(data []byte, ci capture.Info, frame uint64) {
 	t.stats.Frames++
 	if ci.Time > t.now {
 		t.now = ci.Time
@@ -250,6 +266,7 @@ func (t *Table) Packet(data []byte, ci capture.Info, frame uint64) {
 			t.evasive = d.overlap
 			t.transport(p, ci, frame)
 			t.evasive = false
+			t.last = nil // counted as a fragment, not as a packet of the flow
 		} else if r == Truncated {
 			t.stats.Truncated++
 		} else {
@@ -306,6 +323,7 @@ func (t *Table) transport(p *Packet, ci capture.Info, frame uint64) {
 	if fromA == f.clientIsA {
 		dir = dissect.ToServer
 	}
+	t.last, t.lastDir = f, dir
 	f.Packets[dir]++
 	f.Bytes[dir] += uint64(len(p.Payload))
 	f.Flags[dir] |= p.Flags

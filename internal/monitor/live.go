@@ -2,8 +2,6 @@ package monitor
 
 import (
 	"net/netip"
-	"slices"
-	"sort"
 	"sync"
 	"time"
 
@@ -15,8 +13,10 @@ import (
 
 // The war room's read model is bounded whatever the traffic:
 //
-//   - at most MaxFlows flows are retained (open and recently ended); beyond
-//     it the ended ones go first, then the least recently seen;
+//   - at most MaxFlows flows are retained (open and recently ended); a new
+//     flow takes the place of the flow that ended longest ago, else of the
+//     open flow seen least recently if it has been quiet for evictIdle
+//     seconds, else it is not retained (its packets are still counted);
 //   - each keeps its last RecentPDUs PDUs, each PDU with at most
 //     pduObjects objects of pduValues values and pduIdentity identity
 //     fields of identityLen bytes, and at most maxFunctions distinct
@@ -47,14 +47,12 @@ const (
 	labelOther = "other" // not TCP or UDP over IP, or an IP fragment
 )
 
-type lkey struct {
-	iface int
-	k     flow.Key
-}
-
-type fnKey struct {
+// fnCount counts one function of a flow. A flow uses a few functions, so
+// a slice searched in order beats a map that hashes the name per PDU.
+type fnCount struct {
 	code uint32
 	name string
+	n    uint64
 }
 
 // vflow is one conversation as the war room sees it. Its counters are
@@ -62,8 +60,9 @@ type fnKey struct {
 // flows).
 type vflow struct {
 	id             uint64
-	key            lkey
-	tableID        uint64 // the flow table's id, once a PDU named it
+	evicted        bool // no longer retained: the table flow gets a new one
+	prev, next     *vflow
+	moved          int64 // second of the last move to the front of its list
 	client, server netip.AddrPort
 	vlan           uint16
 	transport      string
@@ -71,7 +70,7 @@ type vflow struct {
 	first, last    time.Time
 	packets, bytes [2]uint64
 	pdus           uint64
-	fns            map[fnKey]uint64
+	fns            []fnCount // at most maxFunctions
 	ring           []view.PDU
 	head           int // next slot of ring once it is full
 	ended          string
@@ -102,90 +101,54 @@ func (r *rateRing) at(s int64) (uint64, uint64) {
 // live is the war room's state. Its lock is taken after Monitor.mu when
 // both are held.
 type live struct {
-	mu     sync.Mutex
-	now    func() time.Time // the rates' clock; tests set it
-	ports  map[dissect.Port]string
-	open   map[lkey]*vflow
-	all    map[uint64]*vflow
-	nextID uint64
-	rates  map[string]*rateRing
-	totals map[string]*[2]uint64 // packets, wire bytes per label
-	pkt    []flow.Packet         // one decode buffer per interface
+	mu  sync.Mutex
+	now func() time.Time // the rates' clock; tests set it
+	all map[uint64]*vflow
+	// The retained flows in two lists, most recent first: open flows by
+	// when they were last seen (moved to the front at most once a second,
+	// as the flow table does), ended flows by when they ended. Eviction
+	// takes the tail of ended, else of open: no sort.
+	open, ended vlist
+	nextID      uint64
+	rates       map[string]*rateRing
+	totals      map[string]*[2]uint64 // packets, wire bytes per label
 }
 
-func newLive(ifaces int) *live {
-	l := &live{now: time.Now, ports: map[dissect.Port]string{}, open: map[lkey]*vflow{}, all: map[uint64]*vflow{},
-		rates: map[string]*rateRing{}, totals: map[string]*[2]uint64{}, pkt: make([]flow.Packet, ifaces)}
-	// The same port choice as the flow table: the first registered
-	// dissector of a port takes it.
-	for _, d := range dissect.All() {
-		for _, p := range d.Ports() {
-			if _, dup := l.ports[p]; !dup {
-				l.ports[p] = d.Proto()
-			}
-		}
-	}
-	return l
+func newLive() *live {
+	return &live{now: time.Now, all: map[uint64]*vflow{}, rates: map[string]*rateRing{}, totals: map[string]*[2]uint64{}}
 }
 
-func lessEP(a *[16]byte, pa uint16, b *[16]byte, pb uint16) bool {
-	for i := range a {
-		if a[i] != b[i] {
-			return a[i] < b[i]
-		}
-	}
-	return pa <= pb
-}
-
-func addrPort(ipv uint8, a *[16]byte, port uint16) netip.AddrPort {
-	if ipv == 4 {
-		return netip.AddrPortFrom(netip.AddrFrom4([4]byte(a[:4])), port)
-	}
-	return netip.AddrPortFrom(netip.AddrFrom16(*a), port)
-}
-
-// packet counts one frame of interface iface. It runs on the capture
-// goroutine after the flow table took the frame, so a PDU the frame
-// completed has already named its flow's protocol.
-func (l *live) packet(iface int, data []byte, ci capture.Info) {
-	p := &l.pkt[iface]
-	res := flow.Decode(data, ci.Link, p)
+// packet counts one frame, after the flow table took it: tf is the flow
+// it went through and dir its direction (flow.Table.PacketFlow), nil for
+// a frame that is not TCP or UDP over IP or is an IP fragment. A PDU the
+// frame completed has already named the flow's protocol. The retained
+// flow hangs on tf.User: no second decode, no lookup by key.
+func (l *live) packet(tf *flow.Flow, dir dissect.Dir, ci capture.Info) {
 	now := l.now().Unix()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if res != flow.OK {
+	if tf == nil {
 		l.count(labelOther, now, uint64(ci.Len))
 		return
 	}
-	var k lkey
-	k.iface = iface
-	k.k.Proto, k.k.IPv, k.k.VLAN = p.Proto, p.IPv, p.VLAN
-	fromA := lessEP(&p.Src, p.SrcPort, &p.Dst, p.DstPort)
-	if fromA {
-		k.k.A, k.k.PA, k.k.B, k.k.PB = p.Src, p.SrcPort, p.Dst, p.DstPort
-	} else {
-		k.k.A, k.k.PA, k.k.B, k.k.PB = p.Dst, p.DstPort, p.Src, p.SrcPort
-	}
-	src := addrPort(p.IPv, &p.Src, p.SrcPort)
-	syn := p.Proto == 6 && p.Flags&(flow.SYN|flow.ACK|flow.FIN|flow.RST) == flow.SYN
-	f := l.open[k]
-	// A flow the table ended is over, except for the stray packets a
-	// closed TCP connection still gets; a new SYN starts another.
-	if f != nil && f.ended != "" && (f.ended != flow.Closed.String() || syn) {
-		delete(l.open, k)
-		f = nil
-	}
-	t := time.Unix(0, ci.Time).UTC()
+	f := l.flowOf(tf, now)
 	if f == nil {
-		f = l.newFlow(k, p, src, t)
+		// Not retained (the model is full of active flows): counted only.
+		label := tf.Proto
+		if label == "" {
+			label = tf.T.String()
+		}
+		l.count(label, now, uint64(ci.Len))
+		return
 	}
-	f.last = t
-	d := 0
-	if src != f.client {
-		d = 1
+	if f.ended == "" && f.moved != now {
+		l.open.remove(f)
+		l.open.pushFront(f)
+		f.moved = now
 	}
-	f.packets[d]++
-	f.bytes[d] += uint64(ci.Len)
+	f.last = time.Unix(0, ci.Time).UTC()
+	f.packets[dir&1]++
+	f.bytes[dir&1] += uint64(ci.Len)
 	l.count(f.proto, now, uint64(ci.Len))
 }
 
@@ -202,92 +165,89 @@ func (l *live) count(label string, now int64, n uint64) {
 	t[1] += n
 }
 
-// newFlow starts a flow oriented as the flow table orients one: a SYN
-// names the client, a SYN-ACK the server, else a dissector's port is the
-// server's, else a port below 1024 facing one above, else the sender is
-// the client. A PDU corrects it later (pdu).
-func (l *live) newFlow(k lkey, p *flow.Packet, src netip.AddrPort, t time.Time) *vflow {
-	dst := addrPort(p.IPv, &p.Dst, p.DstPort)
-	tr := dissect.UDP
-	f := &vflow{key: k, first: t, transport: labelUDP}
-	if p.Proto == 6 {
-		tr, f.transport = dissect.TCP, labelTCP
-	}
-	srcIsClient := true
-	switch fl := p.Flags & (flow.SYN | flow.ACK | flow.FIN | flow.RST); {
-	case tr == dissect.TCP && fl == flow.SYN:
-	case tr == dissect.TCP && fl == flow.SYN|flow.ACK:
-		srcIsClient = false
-	case l.ports[dissect.Port{T: tr, Port: p.DstPort}] != "":
-	case l.ports[dissect.Port{T: tr, Port: p.SrcPort}] != "":
-		srcIsClient = false
-	case p.SrcPort < 1024 && p.DstPort >= 1024:
-		srcIsClient = false
-	}
-	f.client, f.server = src, dst
-	if !srcIsClient {
-		f.client, f.server = dst, src
-	}
-	if p.VLAN[0] != 0 {
-		f.vlan = p.VLAN[0] - 1
-	}
-	f.proto = f.transport
-	if n := l.ports[dissect.Port{T: tr, Port: f.server.Port()}]; n != "" {
-		f.proto = n
-	} else if n := l.ports[dissect.Port{T: tr, Port: f.client.Port()}]; n != "" && f.client.Port() != f.server.Port() {
-		f.proto = n
-	}
-	l.add(f)
-	return f
-}
+// evictIdle is how long, in seconds, an open flow must have been quiet
+// before a new flow may take its place. Evicting busy flows would not
+// help: with more active flows than MaxFlows, least-recently-seen
+// eviction drops the flow seen next (a poller cycles through them), and
+// every packet would start a flow again.
+const evictIdle = 10
 
-func (l *live) add(f *vflow) {
+// add retains f if there is room, making room from the flow that ended
+// longest ago or else an open flow quiet for evictIdle; false when every
+// retained flow is open and busy.
+func (l *live) add(f *vflow, now int64) bool {
+	if len(l.all) >= MaxFlows {
+		lst := &l.ended
+		if lst.tail == nil {
+			lst = &l.open
+			if lst.tail == nil || now-lst.tail.moved <= evictIdle {
+				return false
+			}
+		}
+		old := lst.tail
+		lst.remove(old)
+		delete(l.all, old.id)
+		old.evicted = true
+	}
 	l.nextID++
 	f.id = l.nextID
-	l.open[f.key] = f
 	l.all[f.id] = f
-	if len(l.all) > MaxFlows {
-		l.evict()
+	l.open.pushFront(f)
+	f.moved = now
+	return true
+}
+
+// refused marks a table flow the model could not retain, with the second
+// of the refusal: admission is tried again the next second.
+type refused int64
+
+// vlist is a doubly linked list of retained flows.
+type vlist struct{ head, tail *vflow }
+
+func (v *vlist) pushFront(f *vflow) {
+	f.prev, f.next = nil, v.head
+	if v.head != nil {
+		v.head.prev = f
+	}
+	v.head = f
+	if v.tail == nil {
+		v.tail = f
 	}
 }
 
-// evict drops an eighth of the retained flows at once, so that a scan
-// creating a flow per packet does not sort on every packet: ended flows
-// first, then the least recently seen.
-func (l *live) evict() {
-	fs := make([]*vflow, 0, len(l.all))
-	for _, f := range l.all {
-		fs = append(fs, f)
+func (v *vlist) remove(f *vflow) {
+	if f.prev != nil {
+		f.prev.next = f.next
+	} else {
+		v.head = f.next
 	}
-	sort.Slice(fs, func(i, j int) bool {
-		if ei, ej := fs[i].ended != "", fs[j].ended != ""; ei != ej {
-			return ei
-		}
-		return fs[i].last.Before(fs[j].last)
-	})
-	n := len(fs) - MaxFlows + MaxFlows/8
-	for _, f := range fs[:n] {
-		delete(l.all, f.id)
-		if l.open[f.key] == f {
-			delete(l.open, f.key)
-		}
+	if f.next != nil {
+		f.next.prev = f.prev
+	} else {
+		v.tail = f.prev
 	}
+	f.prev, f.next = nil, nil
 }
 
-// flowOf returns the retained flow of a flow-table flow, starting one
-// when the table started a new flow on the same key.
-func (l *live) flowOf(iface int, tf *flow.Flow) *vflow {
-	k := lkey{iface, tf.Key}
-	f := l.open[k]
-	if f != nil && f.tableID != 0 && f.tableID != tf.ID {
-		f = nil
+// flowOf returns the retained flow of a flow-table flow, starting one for
+// a new table flow or one whose retained flow was evicted.
+func (l *live) flowOf(tf *flow.Flow, now int64) *vflow {
+	if r, ok := tf.User.(refused); ok && int64(r) == now {
+		return nil
 	}
-	if f == nil {
-		f = &vflow{key: k, first: time.Unix(0, tf.First).UTC(), last: time.Unix(0, tf.Last).UTC(), transport: tf.T.String(), vlan: tf.VLAN,
+	f, _ := tf.User.(*vflow)
+	if f == nil || f.evicted {
+		f = &vflow{first: time.Unix(0, tf.First).UTC(), last: time.Unix(0, tf.Last).UTC(), transport: tf.T.String(), vlan: tf.VLAN,
 			client: tf.Client, server: tf.Server, proto: tf.T.String()}
-		l.add(f)
+		if tf.Proto != "" {
+			f.proto = tf.Proto
+		}
+		if !l.add(f, now) {
+			tf.User = refused(now)
+			return nil
+		}
+		tf.User = f
 	}
-	f.tableID = tf.ID
 	if f.client != tf.Client {
 		// The table knows better (a PDU oriented it): swap the counters.
 		f.client, f.server = tf.Client, tf.Server
@@ -315,19 +275,29 @@ func (l *live) flowOf(iface int, tf *flow.Flow) *vflow {
 
 // pdu records a PDU of a flow; it copies what it keeps (the dissector
 // reuses p).
-func (l *live) pdu(iface int, tf *flow.Flow, p *dissect.PDU) {
+func (l *live) pdu(tf *flow.Flow, p *dissect.PDU) {
+	now := l.now().Unix()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	f := l.flowOf(iface, tf)
+	f := l.flowOf(tf, now)
+	if f == nil {
+		return
+	}
 	f.pdus++
-	if f.fns == nil {
-		f.fns = map[fnKey]uint64{}
+	l.countFunction(f, p)
+	// The ring's slots are reused with their objects, values and identity
+	// map: a PDU costs no allocation once the ring is full (FlowPDUs
+	// copies what it hands out).
+	var r *view.PDU
+	if len(f.ring) < RecentPDUs {
+		f.ring = append(f.ring, view.PDU{})
+		r = &f.ring[len(f.ring)-1]
+	} else {
+		r = &f.ring[f.head]
+		f.head = (f.head + 1) % RecentPDUs
 	}
-	fk := fnKey{p.Function, p.Name}
-	if _, ok := f.fns[fk]; ok || len(f.fns) < maxFunctions {
-		f.fns[fk]++
-	}
-	r := view.PDU{Time: time.Unix(0, p.Meta.Time).UTC(), Frame: p.Meta.Frame, Dir: "request", Function: p.Function, Name: p.Name,
+	objs, ident := r.Objects[:0], r.Identity
+	*r = view.PDU{Time: time.Unix(0, p.Meta.Time).UTC(), Frame: p.Meta.Frame, Dir: "request", Function: p.Function, Name: p.Name,
 		Action: p.Action.String(), Unit: p.Unit, Exception: p.Exception, Malformed: p.Malformed}
 	if p.Meta.Dir == dissect.ToClient {
 		r.Dir = "response"
@@ -336,26 +306,41 @@ func (l *live) pdu(iface int, tf *flow.Flow, p *dissect.PDU) {
 		if i == pduObjects {
 			break
 		}
-		c := view.Object{Space: o.Space, Start: o.Start, Count: o.Count}
-		if len(o.Values) > 0 {
-			c.Values = slices.Clone(o.Values[:min(len(o.Values), pduValues)])
+		var vals []float64
+		if i < cap(objs) {
+			vals = objs[:i+1][i].Values[:0]
 		}
-		r.Objects = append(r.Objects, c)
+		vals = append(vals, o.Values[:min(len(o.Values), pduValues)]...)
+		objs = append(objs, view.Object{Space: o.Space, Start: o.Start, Count: o.Count, Values: vals})
+	}
+	if len(objs) > 0 {
+		r.Objects = objs
 	}
 	if len(p.Identity) > 0 {
-		r.Identity = map[string]string{}
+		if ident == nil {
+			ident = map[string]string{}
+		}
+		clear(ident)
 		for k, v := range p.Identity {
-			if len(r.Identity) == pduIdentity {
+			if len(ident) == pduIdentity {
 				break
 			}
-			r.Identity[clip(k)] = clip(v)
+			ident[clip(k)] = clip(v)
+		}
+		r.Identity = ident
+	}
+}
+
+// countFunction counts p's function on f, at most maxFunctions distinct.
+func (l *live) countFunction(f *vflow, p *dissect.PDU) {
+	for i := range f.fns {
+		if c := &f.fns[i]; c.code == p.Function && c.name == p.Name {
+			c.n++
+			return
 		}
 	}
-	if len(f.ring) < RecentPDUs {
-		f.ring = append(f.ring, r)
-	} else {
-		f.ring[f.head] = r
-		f.head = (f.head + 1) % RecentPDUs
+	if len(f.fns) < maxFunctions {
+		f.fns = append(f.fns, fnCount{p.Function, p.Name, 1})
 	}
 }
 
@@ -367,12 +352,12 @@ func clip(s string) string {
 }
 
 // end marks the retained flow of tf as ended.
-func (l *live) end(iface int, tf *flow.Flow) {
+func (l *live) end(tf *flow.Flow) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	f := l.open[lkey{iface, tf.Key}]
-	if f == nil || f.tableID != 0 && f.tableID != tf.ID {
-		return
+	if f, _ := tf.User.(*vflow); f != nil && !f.evicted && f.ended == "" {
+		f.ended = tf.End.String()
+		l.open.remove(f)
+		l.ended.pushFront(f)
 	}
-	f.ended = tf.End.String()
 }

@@ -153,7 +153,7 @@ func Start(ctx context.Context, cfg config.Monitor, opts Options) (*Monitor, err
 		m.names = append(m.names, ifc.Name)
 	}
 	m.drops = make([]uint64, len(m.srcs))
-	m.live = newLive(len(m.srcs))
+	m.live = newLive()
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m.cancel = cancel
 	fcfg := flow.Config{MaxFlows: cfg.Flow.MaxFlows, Idle: cfg.Flow.Idle.D()}
@@ -189,7 +189,7 @@ func (h handler) PDU(f *flow.Flow, p *dissect.PDU) {
 	m := h.m
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.live.pdu(h.iface, f, p)
+	m.live.pdu(f, p)
 	pc := m.stats.Protos[p.Proto]
 	pc.PDUs++
 	m.stats.Protos[p.Proto] = pc
@@ -209,7 +209,7 @@ func (h handler) FlowEnd(f *flow.Flow) {
 		pc.Bytes += f.Bytes[0] + f.Bytes[1]
 		m.stats.Protos[f.Proto] = pc
 	}
-	m.live.end(h.iface, f)
+	m.live.end(f)
 	m.inv.FlowEnd(f)
 	if m.learner != nil {
 		m.learner.FlowEnd(f)
@@ -242,8 +242,8 @@ func (m *Monitor) capture(ctx context.Context, i int, src capture.Source, fcfg f
 		frame++
 		pk++
 		by += uint64(ci.Len)
-		t.Packet(data, ci, frame)
-		m.live.packet(i, data, ci)
+		tf, dir := t.PacketFlow(data, ci, frame)
+		m.live.packet(tf, dir, ci)
 		if pk >= 256 {
 			m.flushCounters(i, src, &pk, &by)
 		}
@@ -378,7 +378,7 @@ func (m *Monitor) Stats() Stats {
 	for _, d := range m.drops {
 		s.Drops += d
 	}
-	s.Assets = len(m.inv.Assets())
+	s.Assets = m.inv.Len()
 	s.Detect = m.eng.Stats()
 	return s
 }

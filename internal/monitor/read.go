@@ -2,7 +2,9 @@ package monitor
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"sort"
 	"time"
 
@@ -130,8 +132,8 @@ func (f *vflow) view() view.Flow {
 
 func (f *vflow) functions() []view.Function {
 	out := make([]view.Function, 0, len(f.fns))
-	for k, n := range f.fns {
-		out = append(out, view.Function{Proto: f.proto, Code: k.code, Name: k.name, Count: n})
+	for _, c := range f.fns {
+		out = append(out, view.Function{Proto: f.proto, Code: c.code, Name: c.name, Count: c.n})
 	}
 	sortFunctions(out)
 	return out
@@ -204,8 +206,8 @@ func (m *Monitor) Map() view.Map {
 		if !contains(e.Protos, f.proto) {
 			e.Protos = append(e.Protos, f.proto)
 		}
-		for fk, n := range f.fns {
-			fns[k][view.Function{Proto: f.proto, Code: fk.code, Name: fk.name}] += n
+		for _, c := range f.fns {
+			fns[k][view.Function{Proto: f.proto, Code: c.code, Name: c.name}] += c.n
 		}
 		e.Packets += f.packets[0] + f.packets[1]
 		e.Bytes += f.bytes[0] + f.bytes[1]
@@ -411,9 +413,20 @@ func (m *Monitor) FlowPDUs(id uint64) (view.Flow, []view.PDU, error) {
 	if f == nil {
 		return view.Flow{}, nil, errcode.New(errcode.APINotFound, "no flow %d: it ended long ago or never was", id)
 	}
+	// Deep copies: the ring's slots are reused by the next PDUs.
 	out := make([]view.PDU, 0, len(f.ring))
-	out = append(out, f.ring[f.head:]...)
-	out = append(out, f.ring[:f.head]...)
+	for _, r := range append(f.ring[f.head:len(f.ring):len(f.ring)], f.ring[:f.head]...) {
+		if len(r.Objects) > 0 {
+			objs := make([]view.Object, len(r.Objects))
+			for i, o := range r.Objects {
+				objs[i] = o
+				objs[i].Values = slices.Clone(o.Values)
+			}
+			r.Objects = objs
+		}
+		r.Identity = maps.Clone(r.Identity)
+		out = append(out, r)
+	}
 	return f.view(), out, nil
 }
 

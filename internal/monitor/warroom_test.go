@@ -293,27 +293,39 @@ func TestBadAlertFileMovedAside(t *testing.T) {
 	}
 }
 
-// TestLiveBounded: a scan of many flows keeps at most MaxFlows, and a
-// chatty flow keeps its last RecentPDUs PDUs, newest last.
+// TestLiveBounded: a scan of many flows keeps at most MaxFlows (busy
+// flows are not evicted for newer ones), a flow arriving once the scan's
+// flows are quiet takes a place, and a chatty flow keeps its last
+// RecentPDUs PDUs, newest last.
 func TestLiveBounded(t *testing.T) {
-	l := newLive(1)
+	l := newLive()
+	clock := time.Unix(1_700_000_000, 0)
+	l.now = func() time.Time { return clock }
 	for i := range 3 * MaxFlows {
 		tf := &flow.Flow{ID: uint64(i + 1), T: dissect.TCP, Proto: "modbus",
 			Client: netip.AddrPortFrom(rogue, uint16(1024+i)), Server: netip.AddrPortFrom(plc, 502)}
 		tf.Key.PA = uint16(1024 + i)
-		l.pdu(0, tf, &dissect.PDU{Proto: "modbus", Function: 3, Name: "Read Holding Registers", Identity: map[string]string{"vendor": strings.Repeat("x", 1000)}})
+		l.pdu(tf, &dissect.PDU{Proto: "modbus", Function: 3, Name: "Read Holding Registers", Identity: map[string]string{"vendor": strings.Repeat("x", 1000)}})
 		if len(l.all) > MaxFlows {
 			t.Fatalf("%d flows retained", len(l.all))
 		}
 	}
+	if len(l.all) != MaxFlows {
+		t.Fatalf("%d flows retained after the scan, want %d", len(l.all), MaxFlows)
+	}
 	tf := &flow.Flow{ID: 99999, T: dissect.TCP, Proto: "modbus", Client: netip.AddrPortFrom(hmi, 1), Server: netip.AddrPortFrom(plc, 502)}
 	tf.Key.PA = 1
+	l.pdu(tf, &dissect.PDU{Proto: "modbus", Function: 3})
+	if _, ok := tf.User.(*vflow); ok {
+		t.Fatal("a new flow evicted a busy one")
+	}
+	clock = clock.Add((evictIdle + 1) * time.Second) // the scan's flows are quiet now
 	for i := range 3 * RecentPDUs {
 		vals := make([]float64, 100)
-		l.pdu(0, tf, &dissect.PDU{Proto: "modbus", Function: uint32(i), Meta: dissect.Meta{Frame: uint64(i)},
+		l.pdu(tf, &dissect.PDU{Proto: "modbus", Function: uint32(i), Meta: dissect.Meta{Frame: uint64(i)},
 			Objects: []dissect.Object{{Values: vals}, {}, {}, {}, {}, {}}})
 	}
-	f := l.open[lkey{0, tf.Key}]
+	f := tf.User.(*vflow)
 	m := &Monitor{live: l}
 	_, pdus, err := m.FlowPDUs(f.id)
 	if err != nil || len(pdus) != RecentPDUs || pdus[len(pdus)-1].Frame != 3*RecentPDUs-1 || pdus[0].Frame != 2*RecentPDUs {
@@ -367,8 +379,9 @@ func TestConfiguredZones(t *testing.T) {
 
 var _ = detect.StateNew
 
-// BenchmarkLivePacket reports the read model's cost per packet (decode,
-// flow lookup, counters) on the scenario's frames.
+// BenchmarkLivePacket reports the read model's cost per packet (the
+// flow table's, then the retained flow's counters) on the scenario's
+// frames.
 func BenchmarkLivePacket(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "s.pcap")
 	writeScenario(&testing.T{}, path)
@@ -386,10 +399,17 @@ func BenchmarkLivePacket(b *testing.B) {
 		frames, infos = append(frames, append([]byte(nil), d...)), append(infos, ci)
 	}
 	src.Close()
-	l := newLive(1)
+	l := newLive()
+	t := flow.NewTable(flow.Config{}, nopHandler{})
 	b.ResetTimer()
 	for i := range b.N {
 		j := i % len(frames)
-		l.packet(0, frames[j], infos[j])
+		tf, dir := t.PacketFlow(frames[j], infos[j], uint64(i+1))
+		l.packet(tf, dir, infos[j])
 	}
 }
+
+type nopHandler struct{}
+
+func (nopHandler) PDU(*flow.Flow, *dissect.PDU) {}
+func (nopHandler) FlowEnd(*flow.Flow)           {}
