@@ -231,6 +231,16 @@ type Learner struct {
 	files  []string
 	from   int64
 	to     int64
+	// byFlow remembers the connection of recent flows (by flow id), so
+	// that a request costs no lookup keyed by two addresses and a name.
+	byFlow [flowNames]learnSlot
+}
+
+type learnSlot struct {
+	f     *flow.Flow
+	id    uint64
+	proto string
+	c     *learnConn
 }
 
 type learnConn struct {
@@ -277,11 +287,16 @@ func (l *Learner) PDU(f *flow.Flow, p *dissect.PDU) {
 	if !clientRequest(p) || p.Malformed != "" {
 		return
 	}
-	k := connKey{f.Client.Addr().Unmap(), f.Server.Addr().Unmap(), p.Proto}
-	c := l.conns[k]
-	if c == nil {
-		c = &learnConn{fns: map[fnKey]*learnFn{}, minute: -1}
-		l.conns[k] = c
+	slot := &l.byFlow[f.ID&(flowNames-1)]
+	c := slot.c
+	if slot.f != f || slot.id != f.ID || slot.proto != p.Proto {
+		k := connKey{f.Client.Addr().Unmap(), f.Server.Addr().Unmap(), p.Proto}
+		c = l.conns[k]
+		if c == nil {
+			c = &learnConn{fns: map[fnKey]*learnFn{}, minute: -1}
+			l.conns[k] = c
+		}
+		*slot = learnSlot{f, f.ID, p.Proto, c}
 	}
 	c.requests++
 	m := p.Meta.Time / int64(time.Minute)
@@ -323,6 +338,11 @@ func skipAddr(a netip.Addr) bool {
 // mergeRange adds r to a sorted list of ranges, merging overlapping and
 // adjacent ones of the same space.
 func mergeRange(l []Range, r Range) []Range {
+	for _, x := range l {
+		if x.Space == r.Space && x.Start <= r.Start && r.End <= x.End {
+			return l // covered: a poller reads the same registers again and again
+		}
+	}
 	i := sort.Search(len(l), func(i int) bool {
 		return l[i].Space > r.Space || l[i].Space == r.Space && l[i].Start >= r.Start
 	})
