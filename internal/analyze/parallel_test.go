@@ -13,7 +13,6 @@ import (
 
 	"github.com/otlink/otlink/internal/analyze"
 	"github.com/otlink/otlink/internal/asset"
-	"github.com/otlink/otlink/internal/capture/synth"
 	"github.com/otlink/otlink/internal/detect"
 	"github.com/otlink/otlink/internal/errcode"
 	"github.com/otlink/otlink/internal/proto/modbus"
@@ -86,15 +85,7 @@ func TestFilesParallelSameAsSequential(t *testing.T) {
 // command (FC 8 sub-function 1) from one of them; k varies the addresses.
 func writeRestarts(t *testing.T, path string, k int) {
 	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w, err := synth.NewWriter(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := newCapture(t, path)
 	for c := range 3 {
 		modbusSession(t, w, netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(k), 0, byte(10 + c)}), uint16(40000+c)),
 			netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(k), 1, 1}), 502))

@@ -32,16 +32,24 @@ func needTshark(t testing.TB) {
 // PDUs in one segment and one PDU split over two segments.
 func writeModbusSession(t testing.TB, path string) {
 	t.Helper()
+	modbusSession(t, newCapture(t, path), netip.MustParseAddrPort("10.0.0.10:40001"), netip.MustParseAddrPort("10.0.0.20:502"))
+}
+
+// newCapture creates a pcap file at path and returns its writer; the file
+// is closed when the test ends (the writer writes through, so the file is
+// complete as soon as the frames are written).
+func newCapture(t testing.TB, path string) *synth.Writer {
+	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	t.Cleanup(func() { f.Close() })
 	w, err := synth.NewWriter(f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	modbusSession(t, w, netip.MustParseAddrPort("10.0.0.10:40001"), netip.MustParseAddrPort("10.0.0.20:502"))
+	return w
 }
 
 func modbusSession(t testing.TB, w *synth.Writer, cli, srv netip.AddrPort) {
