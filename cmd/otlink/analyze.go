@@ -72,6 +72,8 @@ docs/analyze.md. Files that cannot be read are reported and the others analysed.
 			// Each file has its own inventory and detections (the baseline
 			// and rules are only read), so files are analysed on all cores.
 			opts.Workers = runtime.GOMAXPROCS(0)
+			// With cores to spare, each file's observers get their own.
+			opts.Pipeline = opts.Workers > len(args)
 			opts.Observers = func(file string) []analyze.Observer {
 				inv := asset.New()
 				cfg := dcfg

@@ -53,6 +53,10 @@ type Options struct {
 	// after the other. Observers of different files must then share
 	// nothing mutable.
 	Workers int
+	// Pipeline runs each file's observers on a goroutine of their own
+	// beside the one that dissects it (see pipeline): worth it when there
+	// are more cores than files analysed at once.
+	Pipeline bool
 }
 
 // Summary is the JSON document of `otlink analyze --json`.
@@ -326,12 +330,20 @@ func file(ctx context.Context, path string, idx, n int, opts Options) (FileSumma
 	}
 	defer src.Close()
 	h := &handler{fs: &fs}
+	var obs []Observer
+	var pipe *pipeline
 	if opts.Observers != nil {
-		h.obs = opts.Observers(path)
-		for _, o := range h.obs {
+		obs = opts.Observers(path)
+		var fobs []FlowObserver
+		for _, o := range obs {
 			if fo, ok := o.(FlowObserver); ok {
-				h.fobs = append(h.fobs, fo)
+				fobs = append(fobs, fo)
 			}
+		}
+		h.obs, h.fobs = obs, fobs
+		if opts.Pipeline && len(obs) > 0 {
+			pipe = newPipeline(obs, fobs)
+			h.obs, h.fobs = []Observer{pipe}, []FlowObserver{pipe}
 		}
 	}
 	t := flow.NewTable(opts.Flow, h)
@@ -364,9 +376,12 @@ func file(ctx context.Context, path string, idx, n int, opts Options) (FileSumma
 	}
 	t.Flush()
 	h.flush()
+	if pipe != nil {
+		pipe.close()
+	}
 	fs.Stats = t.Stats()
 	fs.Flows = fs.Stats.Flows
-	for _, o := range h.obs {
+	for _, o := range obs {
 		if r, ok := o.(Reporter); ok {
 			r.Report(&fs)
 		}

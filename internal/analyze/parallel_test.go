@@ -81,6 +81,42 @@ func TestFilesParallelSameAsSequential(t *testing.T) {
 	}
 }
 
+// TestPipelineSameOutput: observers on their own goroutine (Pipeline)
+// give the summary they give on the dissecting goroutine, assets and
+// alerts included, on the generated captures and on every public capture
+// when ../shared is there (under -race in CI: what crosses over is copied).
+func TestPipelineSameOutput(t *testing.T) {
+	dir := t.TempDir()
+	paths := []string{filepath.Join(dir, "a.pcap"), filepath.Join(dir, "b.pcap")}
+	writeRestarts(t, paths[0], 1)
+	writeRestarts(t, paths[1], 2)
+	root := filepath.Join("..", "..", "..", "shared", "testdata", "pcaps")
+	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && (strings.HasSuffix(p, ".pcap") || strings.HasSuffix(p, ".pcapng") || strings.HasSuffix(p, ".cap")) {
+			paths = append(paths, p)
+		}
+		return nil
+	})
+	if len(paths) == 2 {
+		t.Logf("%s is absent: generated captures only", root)
+	}
+	observers := func(file string) []analyze.Observer {
+		inv := asset.New()
+		return []analyze.Observer{inv, detect.New(detect.Config{Roles: inv, File: file})}
+	}
+	for _, p := range paths {
+		var out [2]string
+		for i, pipe := range []bool{false, true} {
+			fs, err := analyze.File(context.Background(), p, analyze.Options{Pipeline: pipe, Observers: observers})
+			b, _ := json.Marshal(fs)
+			out[i] = fmt.Sprint(string(b), err)
+		}
+		if out[0] != out[1] {
+			t.Errorf("%s: summaries differ with the pipeline:\n%s\n%s", p, out[0], out[1])
+		}
+	}
+}
+
 // writeRestarts writes Modbus polling from a few clients and a restart
 // command (FC 8 sub-function 1) from one of them; k varies the addresses.
 func writeRestarts(t *testing.T, path string, k int) {
