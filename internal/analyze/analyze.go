@@ -54,7 +54,7 @@ type Options struct {
 	// nothing mutable.
 	Workers int
 	// Pipeline runs each file's observers on a goroutine of their own
-	// beside the one that dissects it (see pipeline): worth it when there
+	// beside the one that dissects it (see Pipeline): worth it when there
 	// are more cores than files analysed at once.
 	Pipeline bool
 }
@@ -331,7 +331,7 @@ func file(ctx context.Context, path string, idx, n int, opts Options) (FileSumma
 	defer src.Close()
 	h := &handler{fs: &fs}
 	var obs []Observer
-	var pipe *pipeline
+	var pipe *Pipeline
 	if opts.Observers != nil {
 		obs = opts.Observers(path)
 		var fobs []FlowObserver
@@ -342,7 +342,7 @@ func file(ctx context.Context, path string, idx, n int, opts Options) (FileSumma
 		}
 		h.obs, h.fobs = obs, fobs
 		if opts.Pipeline && len(obs) > 0 {
-			pipe = newPipeline(obs, fobs)
+			pipe = NewPipeline(obs, fobs)
 			h.obs, h.fobs = []Observer{pipe}, []FlowObserver{pipe}
 		}
 	}
@@ -377,7 +377,7 @@ func file(ctx context.Context, path string, idx, n int, opts Options) (FileSumma
 	t.Flush()
 	h.flush()
 	if pipe != nil {
-		pipe.close()
+		pipe.Close()
 	}
 	fs.Stats = t.Stats()
 	fs.Flows = fs.Stats.Flows

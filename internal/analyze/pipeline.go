@@ -7,19 +7,21 @@ import (
 	"github.com/otlink/otlink/internal/flow"
 )
 
-// pipeline runs a file's observers (inventory, detections) on a goroutine
-// of their own while the file's goroutine reads, dissects and counts:
+// Pipeline runs observers (inventory, detections) on a goroutine of their
+// own while another goroutine reads, dissects and counts: for a file,
 // the two halves cost about the same, so a second core nearly halves the
-// time of `otlink analyze` on one file. The observers see the same PDUs
-// and flow ends in the same order as without it, so the output is the
-// same.
+// time of `otlink analyze` on one file; the live monitor uses it too. The
+// observers see the same PDUs and flow ends in the same order as without
+// it, so the output is the same. It is a flow.Handler for the dissecting
+// side (PDU, FlowEnd); events reach the observers a batch at a time, or
+// when Flush is called.
 //
 // What crosses over is copied into batches that are recycled: each PDU
 // (the dissector reuses its own), and each ended flow, whose counters the
 // flow table may still change (stray packets of a closed connection). A
 // PDU's flow is passed as it is: observers read of it only the endpoints,
 // transport, protocol and id, which are fixed before its first PDU.
-type pipeline struct {
+type Pipeline struct {
 	obs  []Observer
 	fobs []FlowObserver
 	cur  *batch
@@ -45,8 +47,9 @@ type batch struct {
 	ends []flow.Flow
 }
 
-func newPipeline(obs []Observer, fobs []FlowObserver) *pipeline {
-	p := &pipeline{obs: obs, fobs: fobs, full: make(chan *batch, 2), free: make(chan *batch, 4), done: make(chan struct{})}
+// NewPipeline starts the observers' goroutine; Close stops it.
+func NewPipeline(obs []Observer, fobs []FlowObserver) *Pipeline {
+	p := &Pipeline{obs: obs, fobs: fobs, full: make(chan *batch, 2), free: make(chan *batch, 4), done: make(chan struct{})}
 	for range 3 {
 		p.free <- &batch{}
 	}
@@ -56,7 +59,7 @@ func newPipeline(obs []Observer, fobs []FlowObserver) *pipeline {
 }
 
 // PDU implements Observer on the dissecting goroutine: it copies q.
-func (p *pipeline) PDU(f *flow.Flow, q *dissect.PDU) {
+func (p *Pipeline) PDU(f *flow.Flow, q *dissect.PDU) {
 	b := p.cur
 	c := *q
 	if len(q.Objects) > 0 {
@@ -83,7 +86,7 @@ func (p *pipeline) PDU(f *flow.Flow, q *dissect.PDU) {
 
 // FlowEnd implements FlowObserver on the dissecting goroutine: it copies
 // the flow as it ends.
-func (p *pipeline) FlowEnd(f *flow.Flow) {
+func (p *Pipeline) FlowEnd(f *flow.Flow) {
 	b := p.cur
 	b.ends = append(b.ends, *f)
 	b.evs = append(b.evs, event{idx: len(b.ends) - 1})
@@ -92,13 +95,21 @@ func (p *pipeline) FlowEnd(f *flow.Flow) {
 	}
 }
 
-func (p *pipeline) send() {
+// Flush hands over the events so far, for a live source that has gone
+// quiet: its alerts must not wait for a full batch.
+func (p *Pipeline) Flush() {
+	if len(p.cur.evs) > 0 {
+		p.send()
+	}
+}
+
+func (p *Pipeline) send() {
 	p.full <- p.cur
 	p.cur = <-p.free
 }
 
-// close hands over what is left and waits until the observers saw it all.
-func (p *pipeline) close() {
+// Close hands over what is left and waits until the observers saw it all.
+func (p *Pipeline) Close() {
 	if len(p.cur.evs) > 0 {
 		p.full <- p.cur
 	}
@@ -107,7 +118,7 @@ func (p *pipeline) close() {
 }
 
 // run is the observers' goroutine.
-func (p *pipeline) run() {
+func (p *Pipeline) run() {
 	defer close(p.done)
 	for b := range p.full {
 		for _, e := range b.evs {

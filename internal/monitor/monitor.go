@@ -15,6 +15,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/otlink/otlink/internal/analyze"
 	"github.com/otlink/otlink/internal/asset"
 	"github.com/otlink/otlink/internal/capture"
 	"github.com/otlink/otlink/internal/config"
@@ -219,7 +220,16 @@ func (h handler) FlowEnd(f *flow.Flow) {
 
 func (m *Monitor) capture(ctx context.Context, i int, src capture.Source, fcfg flow.Config) {
 	defer m.wg.Done()
-	t := flow.NewTable(fcfg, handler{m, i})
+	// The inventory, detections and the war room's PDUs run on a goroutine
+	// of their own, so the capture goroutine only reads and dissects: it
+	// keeps up with about twice the packets, and a burst waits in the
+	// pipeline's batches instead of the kernel's ring. Batches are handed
+	// over when full, every 256 packets and whenever the interface is
+	// quiet, so an alert waits at most a poll time.
+	h := handler{m, i}
+	pipe := analyze.NewPipeline([]analyze.Observer{h}, []analyze.FlowObserver{h})
+	defer pipe.Close()
+	t := flow.NewTable(fcfg, pipe)
 	var frame uint64
 	var pk, by uint64
 	for ctx.Err() == nil {
@@ -237,6 +247,7 @@ func (m *Monitor) capture(ctx context.Context, i int, src capture.Source, fcfg f
 				}
 			}
 			m.flushCounters(i, src, &pk, &by)
+			pipe.Flush()
 			continue
 		}
 		frame++
@@ -246,6 +257,7 @@ func (m *Monitor) capture(ctx context.Context, i int, src capture.Source, fcfg f
 		m.live.packet(tf, dir, ci)
 		if pk >= 256 {
 			m.flushCounters(i, src, &pk, &by)
+			pipe.Flush()
 		}
 	}
 	t.Flush()
