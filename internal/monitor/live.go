@@ -131,7 +131,7 @@ func (l *live) packet(tf *flow.Flow, dir dissect.Dir, ci capture.Info) {
 		l.count(labelOther, now, uint64(ci.Len))
 		return
 	}
-	f := l.flowOf(tf, now)
+	f := l.flowOf(tf, now, ci.Time)
 	if f == nil {
 		// Not retained (the model is full of active flows): counted only.
 		label := tf.Proto
@@ -231,13 +231,15 @@ func (v *vlist) remove(f *vflow) {
 
 // flowOf returns the retained flow of a flow-table flow, starting one for
 // a new table flow or one whose retained flow was evicted.
-func (l *live) flowOf(tf *flow.Flow, now int64) *vflow {
+// last is the capture time of the packet or PDU at hand: tf.Last is the
+// flow table's to write (pdu runs on another goroutine).
+func (l *live) flowOf(tf *flow.Flow, now, last int64) *vflow {
 	if r, ok := tf.User.(refused); ok && int64(r) == now {
 		return nil
 	}
 	f, _ := tf.User.(*vflow)
 	if f == nil || f.evicted {
-		f = &vflow{first: time.Unix(0, tf.First).UTC(), last: time.Unix(0, tf.Last).UTC(), transport: tf.T.String(), vlan: tf.VLAN,
+		f = &vflow{first: time.Unix(0, tf.First).UTC(), last: time.Unix(0, last).UTC(), transport: tf.T.String(), vlan: tf.VLAN,
 			client: tf.Client, server: tf.Server, proto: tf.T.String()}
 		if tf.Proto != "" {
 			f.proto = tf.Proto
@@ -279,7 +281,7 @@ func (l *live) pdu(tf *flow.Flow, p *dissect.PDU) {
 	now := l.now().Unix()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	f := l.flowOf(tf, now)
+	f := l.flowOf(tf, now, p.Meta.Time)
 	if f == nil {
 		return
 	}
