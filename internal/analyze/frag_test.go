@@ -3,13 +3,11 @@ package analyze_test
 import (
 	"context"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/otlink/otlink/internal/analyze"
-	"github.com/otlink/otlink/internal/capture/synth"
 )
 
 // TestTsharkFragments: Modbus/TCP over IPv4 and IPv6 and BACnet/IP over
@@ -18,14 +16,7 @@ import (
 func TestTsharkFragments(t *testing.T) {
 	needTshark(t)
 	path := filepath.Join(t.TempDir(), "frag.pcap")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := synth.NewWriter(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := newCapture(t, path)
 	w.FragSize = 16
 	modbusSession(t, w, netip.MustParseAddrPort("10.0.0.10:40001"), netip.MustParseAddrPort("10.0.0.20:502"))
 	modbusSession(t, w, netip.MustParseAddrPort("[fd00::10]:40002"), netip.MustParseAddrPort("[fd00::20]:502"))
@@ -41,9 +32,6 @@ func TestTsharkFragments(t *testing.T) {
 		if err := w.UDP(srv, cli, ack); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
 	}
 	fs, err := analyze.File(context.Background(), path, analyze.Options{})
 	if err != nil {
@@ -75,14 +63,7 @@ func TestTsharkFragments(t *testing.T) {
 func TestTsharkBACnetEthernet(t *testing.T) {
 	needTshark(t)
 	path := filepath.Join(t.TempDir(), "llc.pcap")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := synth.NewWriter(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := newCapture(t, path)
 	cli, srv := []byte{0x00, 0xe0, 0xc9, 0, 0x10, 0xa5}, []byte{0x00, 0x40, 0xae, 0, 0, 0x01}
 	bcast := []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
 	frame := func(dst, src []byte, vlan bool, npdu []byte) {
@@ -111,9 +92,6 @@ func TestTsharkBACnetEthernet(t *testing.T) {
 		frame(cli, srv, vlan, []byte{1, 0, 0x30, i, 0x0c, 0x0c, 0, 0, 0, i, 0x19, 0x55, 0x3e, 0x44, 0x42, 0xc8, 0, 0, 0x3f}) // ack
 	}
 	frame(srv, cli, false, []byte{1, 0x80, 0x00}) // Who-Is-Router-To-Network: not counted by bacapp
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
 	fs, err := analyze.File(context.Background(), path, analyze.Options{})
 	if err != nil {
 		t.Fatal(err)
