@@ -262,6 +262,7 @@ tshark its figures are null.`,
 			fmt.Fprintf(out, "%d packets, %.1f MB, %d flows, %d PDUs (%d malformed), one core\n", r.Packets, r.FileMB, r.Flows, r.PDUs, r.Malformed)
 			fmt.Fprintf(out, "otlink   %12.0f packets/s  %8.1f Mbit/s  %.2f s (%.2f s CPU), %.2f allocs/packet; median of %d passes (%.0f-%.0f)\n", r.PacketsPerSec, r.MbitPerSec, r.Seconds, r.CPUSec, r.AllocsPerPacket, r.Passes, r.PacketsPerSecMin, r.PacketsPerSecMax)
 			fmt.Fprintf(out, "analyze  %12.0f packets/s  with inventory and detections, %.2f s, %d assets, %d alerts\n", r.AnalyzePacketsPerSec, r.AnalyzeSeconds, r.AnalyzeAssets, r.AnalyzeAlerts)
+			fmt.Fprintf(out, "analyze  %12.0f packets/s  the same on %d cores (inventory and detections beside the dissection)\n", r.AnalyzeCoresPacketsPerSec, r.AnalyzeCores)
 			fmt.Fprintf(out, "tshark   %12s packets/s  (plain %s, fields %s)\n", opt(r.TsharkPacketsPerSec, "%.0f"), opt(r.TsharkPlainPacketsPerSec, "%.0f"), opt(r.TsharkFieldsPacketsPerSec, "%.0f"))
 			fmt.Fprintf(out, "vs tshark %11s\n", opt(r.VsTshark, "%.1f×"))
 			if r.TsharkNote != "" {

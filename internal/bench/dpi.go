@@ -63,6 +63,11 @@ type DPIResult struct {
 	AnalyzePacketsPerSec float64 `json:"analyze_packets_per_sec"`
 	AnalyzeAlerts        int     `json:"analyze_alerts"`
 	AnalyzeAssets        int     `json:"analyze_assets"`
+	// The same on every core: the inventory and detections beside the
+	// dissection (analyze.Pipeline), as `otlink analyze FILE` runs when it
+	// has a core to spare (with GOMAXPROCS 1, the one-core run again).
+	AnalyzeCoresPacketsPerSec float64 `json:"analyze_cores_packets_per_sec"`
+	AnalyzeCores              int     `json:"analyze_cores"`
 
 	TsharkPacketsPerSec       *float64 `json:"tshark_packets_per_sec"`        // the faster of the two runs below
 	TsharkPlainPacketsPerSec  *float64 `json:"tshark_plain_packets_per_sec"`  // tshark -n -r FILE > /dev/null
@@ -225,6 +230,17 @@ func measureAnalyze(ctx context.Context, path string, n int, r *DPIResult) error
 		r.AnalyzePacketsPerSec = float64(fs.Packets) / r.AnalyzeSeconds
 	}
 	r.AnalyzeAlerts, r.AnalyzeAssets = len(fs.Alerts), len(fs.Assets)
+
+	runtime.GOMAXPROCS(prev)
+	opts.Pipeline = prev > 1
+	fs, runs, err = passes(ctx, path, opts, min(n, 3))
+	if err != nil {
+		return err
+	}
+	if s := runs[len(runs)/2].wall.Seconds(); s > 0 {
+		r.AnalyzeCoresPacketsPerSec = float64(fs.Packets) / s
+	}
+	r.AnalyzeCores = prev
 	return nil
 }
 

@@ -51,6 +51,9 @@ func TestDPISmall(t *testing.T) {
 	// The analyze run sees every client and server of the generated
 	// sessions (one client address per session) and raises nothing on
 	// well-formed polling traffic.
+	if r.AnalyzeCoresPacketsPerSec <= 0 || r.AnalyzeCores < 1 {
+		t.Errorf("analyze on all cores: %.0f packets/s on %d cores", r.AnalyzeCoresPacketsPerSec, r.AnalyzeCores)
+	}
 	if r.AnalyzePacketsPerSec <= 0 || r.AnalyzeAssets < int(r.Flows)/2 || r.AnalyzeAlerts != 0 {
 		t.Errorf("analyze run: %.0f packets/s, %d assets (flows %d), %d alerts", r.AnalyzePacketsPerSec, r.AnalyzeAssets, r.Flows, r.AnalyzeAlerts)
 	}
