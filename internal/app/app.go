@@ -336,7 +336,10 @@ func (s *sink) PublishBatch(ctx context.Context, b *model.Batch) error {
 	return s.bus.PublishUNS(b)
 }
 
-// source adapts the engine to what the web server shows.
+// EngineSource adapts the engine to what the web server shows: its
+// snapshot as web tags, its device health (the HTTP bench uses it too).
+func EngineSource(e *acquire.Engine) web.Source { return source{e} }
+
 type source struct{ e *acquire.Engine }
 
 func (s source) Tags() []web.Tag {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/otlink/otlink/internal/acquire"
+	"github.com/otlink/otlink/internal/app"
 	"github.com/otlink/otlink/internal/auth"
 	"github.com/otlink/otlink/internal/config"
 	"github.com/otlink/otlink/internal/errcode"
@@ -125,26 +126,6 @@ type nullSink struct{}
 
 func (nullSink) PublishBatch(context.Context, *model.Batch) error { return nil }
 
-// engineSource is what app's source does: the engine's snapshot as web tags.
-type engineSource struct{ e *acquire.Engine }
-
-func (s engineSource) Tags() []web.Tag {
-	snap := s.e.Snapshot()
-	out := make([]web.Tag, len(snap))
-	for i, t := range snap {
-		out[i] = web.Tag{Path: t.Path, Value: t.Value, Quality: t.Quality, Unit: t.Unit}
-		if t.Time != 0 {
-			out[i].Time = time.Unix(0, t.Time).UTC()
-		}
-		if t.Code != 0 {
-			out[i].Code = errcode.Code(t.Code).String()
-		}
-	}
-	return out
-}
-
-func (s engineSource) Devices() any { return s.e.Health() }
-
 // HTTP runs the HTTP benchmark: simulated devices, the acquisition engine,
 // the auth store and the web server over HTTPS from the local CA, in one
 // process with the clients.
@@ -206,7 +187,7 @@ func HTTP(ctx context.Context, o HTTPOptions) (HTTPResult, error) {
 	if err != nil {
 		return res, err
 	}
-	srv := web.New(web.Options{Listen: "127.0.0.1:0", Source: engineSource{eng}, Auth: svc, TLS: rl.Config(), Logger: quiet})
+	srv := web.New(web.Options{Listen: "127.0.0.1:0", Source: app.EngineSource(eng), Auth: svc, TLS: rl.Config(), Logger: quiet})
 	if err := srv.Start(); err != nil {
 		return res, err
 	}
@@ -266,7 +247,7 @@ func HTTP(ctx context.Context, o HTTPOptions) (HTTPResult, error) {
 		res.PagedToHealthz = res.Paged.RequestsPerSec / res.Healthz.RequestsPerSec
 	}
 	if o.SSEClients > 0 {
-		probe := engineSource{eng}.Tags()[0].Path
+		probe := app.EngineSource(eng).Tags()[0].Path
 		res.SSE, err = fanOut(ctx, client, base, token, probe, o.SSEClients, o.Duration)
 		if err != nil {
 			return res, err
