@@ -357,15 +357,20 @@ type countWriter struct{ n int }
 
 func (w *countWriter) Write(p []byte) (int, error) { w.n += len(p); return len(p), nil }
 
+// getAuth sends a GET with the bearer token.
+func getAuth(ctx context.Context, c *http.Client, url, token string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	return c.Do(req)
+}
+
 // get reads the answer to its end (so the connection is reused) and fails
 // on a status other than 200.
 func get(ctx context.Context, c *http.Client, url, token string, w io.Writer) error {
-	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := c.Do(req)
+	resp, err := getAuth(ctx, c, url, token)
 	if err != nil {
 		return err
 	}
@@ -516,12 +521,7 @@ func fanOut(ctx context.Context, c *http.Client, base, token, probe string, n in
 // stream reads an event stream until ctx ends, calling onData with each
 // event's data and the time it was read.
 func stream(ctx context.Context, c *http.Client, url, token string, onData func([]byte, time.Time), onOpen func()) error {
-	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := c.Do(req)
+	resp, err := getAuth(ctx, c, url, token)
 	if err != nil {
 		return err
 	}
