@@ -57,6 +57,12 @@ type Options struct {
 	// beside the one that dissects it (see Pipeline): worth it when there
 	// are more cores than files analysed at once.
 	Pipeline bool
+	// Shards dissects one file on this many goroutines at once when there
+	// are no Observers: each reads the whole file and follows the
+	// conversations of its share of the address pairs (flow.Config.Shards),
+	// and their counts are summed. Observers need every PDU of a file in
+	// order on one goroutine, so with Observers a file has one shard.
+	Shards int
 }
 
 // Summary is the JSON document of `otlink analyze --json`.
@@ -317,9 +323,13 @@ func (h *handler) FlowEnd(f *flow.Flow) {
 
 const progressEvery = 1 << 16
 
-func file(ctx context.Context, path string, idx, n int, opts Options) (FileSummary, error) {
-	fs := FileSummary{File: path, PDUs: map[string]*ProtoCounts{}, Assets: []any{}, Alerts: []any{},
+func newFileSummary(path string) FileSummary {
+	return FileSummary{File: path, PDUs: map[string]*ProtoCounts{}, Assets: []any{}, Alerts: []any{},
 		Names: map[string]map[NameKey]string{}, Malformed: map[string]uint64{}, ByFlow: map[string]uint64{}}
+}
+
+func file(ctx context.Context, path string, idx, n int, opts Options) (FileSummary, error) {
+	fs := newFileSummary(path)
 	filter, err := capture.ParseFilter(opts.Filter)
 	if err != nil {
 		return fs, err
@@ -327,6 +337,9 @@ func file(ctx context.Context, path string, idx, n int, opts Options) (FileSumma
 	src, err := capture.OpenFile(path)
 	if err != nil {
 		return fs, err
+	}
+	if opts.Shards > 1 && opts.Observers == nil {
+		return sharded(ctx, path, src, filter, idx, n, opts)
 	}
 	defer src.Close()
 	h := &handler{fs: &fs}
@@ -347,6 +360,39 @@ func file(ctx context.Context, path string, idx, n int, opts Options) (FileSumma
 		}
 	}
 	t := flow.NewTable(opts.Flow, h)
+	rerr := read(ctx, src, filter, t, &fs, progress(opts, idx, n))
+	h.flush()
+	if pipe != nil {
+		pipe.Close()
+	}
+	fs.Stats = t.Stats()
+	fs.Flows = fs.Stats.Flows
+	for _, o := range obs {
+		if r, ok := o.(Reporter); ok {
+			r.Report(&fs)
+		}
+	}
+	if opts.Progress != nil {
+		opts.Progress(Progress{File: path, Index: idx, Files: n, Packets: fs.Packets, Bytes: fs.Bytes, Fraction: 1, Done: true})
+	}
+	return fs, rerr
+}
+
+// progress returns the function that reports a file's progress, nil for
+// none.
+func progress(opts Options, idx, n int) func(fs *FileSummary, fraction float64) {
+	if opts.Progress == nil {
+		return nil
+	}
+	return func(fs *FileSummary, fraction float64) {
+		opts.Progress(Progress{File: fs.File, Index: idx, Files: n, Packets: fs.Packets, Bytes: fs.Bytes, Fraction: fraction})
+	}
+}
+
+// read runs every frame of src that passes filter through t, counts them
+// in fs and ends the flows at the end. It returns the error that stopped
+// it before the end of the file, nil at the end.
+func read(ctx context.Context, src *capture.File, filter *capture.Filter, t *flow.Table, fs *FileSummary, report func(*FileSummary, float64)) error {
 	var frame uint64
 	var rerr error
 	for {
@@ -369,25 +415,109 @@ func file(ctx context.Context, path string, idx, n int, opts Options) (FileSumma
 				rerr = err
 				break
 			}
-			if opts.Progress != nil {
-				opts.Progress(Progress{File: path, Index: idx, Files: n, Packets: fs.Packets, Bytes: fs.Bytes, Fraction: src.Fraction()})
+			if report != nil {
+				report(fs, src.Fraction())
 			}
 		}
 	}
 	t.Flush()
-	h.flush()
-	if pipe != nil {
-		pipe.Close()
+	return rerr
+}
+
+// sharded dissects the file of src on opts.Shards goroutines, each with
+// its own reader of the file and a flow table of one shard, and sums what
+// they counted. src is the first shard's reader.
+func sharded(ctx context.Context, path string, src *capture.File, filter *capture.Filter, idx, n int, opts Options) (FileSummary, error) {
+	parts := make([]FileSummary, opts.Shards)
+	errs := make([]error, opts.Shards)
+	var wg sync.WaitGroup
+	for i := range parts {
+		parts[i] = newFileSummary(path)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, fl := src, filter
+			if i > 0 {
+				// A filter compiles itself per link type on use: one per shard.
+				var err error
+				if fl, err = capture.ParseFilter(opts.Filter); err != nil {
+					errs[i] = err
+					return
+				}
+				if s, err = capture.OpenFile(path); err != nil {
+					errs[i] = err
+					return
+				}
+			}
+			defer s.Close()
+			var report func(*FileSummary, float64)
+			if i == 0 {
+				report = progress(opts, idx, n)
+			}
+			cfg := opts.Flow
+			cfg.Shard, cfg.Shards = i, opts.Shards
+			h := &handler{fs: &parts[i]}
+			t := flow.NewTable(cfg, h)
+			errs[i] = read(ctx, s, fl, t, &parts[i], report)
+			h.flush()
+			parts[i].Stats = t.Stats()
+		}()
 	}
-	fs.Stats = t.Stats()
+	wg.Wait()
+	fs := parts[0] // every shard read every frame: its Packets and Bytes are the file's
+	for _, p := range parts[1:] {
+		fs.merge(&p)
+	}
 	fs.Flows = fs.Stats.Flows
-	for _, o := range obs {
-		if r, ok := o.(Reporter); ok {
-			r.Report(&fs)
-		}
-	}
 	if opts.Progress != nil {
 		opts.Progress(Progress{File: path, Index: idx, Files: n, Packets: fs.Packets, Bytes: fs.Bytes, Fraction: 1, Done: true})
 	}
-	return fs, rerr
+	for _, err := range errs {
+		if err != nil {
+			return fs, err // the first shard's, as every shard reads the same bytes
+		}
+	}
+	return fs, nil
+}
+
+// merge adds the counts of another shard of the same file.
+func (fs *FileSummary) merge(o *FileSummary) {
+	fs.Stats.Add(o.Stats)
+	for proto, c := range o.PDUs {
+		d := fs.PDUs[proto]
+		if d == nil {
+			d = newCounts()
+			fs.PDUs[proto] = d
+		}
+		d.Total += c.Total
+		for _, m := range []struct {
+			dst *map[uint32]uint64
+			src map[uint32]uint64
+		}{{&d.Functions, c.Functions}, {&d.Commands, c.Commands}, {&d.Unconfirmed, c.Unconfirmed}} {
+			if len(m.src) > 0 && *m.dst == nil {
+				*m.dst = map[uint32]uint64{}
+			}
+			for code, n := range m.src {
+				(*m.dst)[code] += n
+			}
+		}
+	}
+	for proto, names := range o.Names {
+		d := fs.Names[proto]
+		if d == nil {
+			d = map[NameKey]string{}
+			fs.Names[proto] = d
+		}
+		for k, v := range names {
+			if d[k] == "" {
+				d[k] = v
+			}
+		}
+	}
+	for proto, n := range o.Malformed {
+		fs.Malformed[proto] += n
+	}
+	for proto, n := range o.ByFlow {
+		fs.ByFlow[proto] += n
+	}
 }

@@ -90,16 +90,7 @@ func TestPipelineSameOutput(t *testing.T) {
 	paths := []string{filepath.Join(dir, "a.pcap"), filepath.Join(dir, "b.pcap")}
 	writeRestarts(t, paths[0], 1)
 	writeRestarts(t, paths[1], 2)
-	root := filepath.Join("..", "..", "..", "shared", "testdata", "pcaps")
-	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && (strings.HasSuffix(p, ".pcap") || strings.HasSuffix(p, ".pcapng") || strings.HasSuffix(p, ".cap")) {
-			paths = append(paths, p)
-		}
-		return nil
-	})
-	if len(paths) == 2 {
-		t.Logf("%s is absent: generated captures only", root)
-	}
+	paths = append(paths, publicCaptures(t)...)
 	observers := func(file string) []analyze.Observer {
 		inv := asset.New()
 		return []analyze.Observer{inv, detect.New(detect.Config{Roles: inv, File: file})}
@@ -115,6 +106,23 @@ func TestPipelineSameOutput(t *testing.T) {
 			t.Errorf("%s: summaries differ with the pipeline:\n%s\n%s", p, out[0], out[1])
 		}
 	}
+}
+
+// publicCaptures lists the public captures of ../shared, none (with a
+// message) when it is absent.
+func publicCaptures(t *testing.T) []string {
+	root := filepath.Join("..", "..", "..", "shared", "testdata", "pcaps")
+	var paths []string
+	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && (strings.HasSuffix(p, ".pcap") || strings.HasSuffix(p, ".pcapng") || strings.HasSuffix(p, ".cap")) {
+			paths = append(paths, p)
+		}
+		return nil
+	})
+	if len(paths) == 0 {
+		t.Logf("%s is absent: generated captures only", root)
+	}
+	return paths
 }
 
 // writeRestarts writes Modbus polling from a few clients and a restart

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -326,4 +327,28 @@ func ipv4Frame(fromClient bool, flags uint8, payload []byte) []byte {
 	tcp[7] = 1 // seq 1
 	tcp[12], tcp[13] = 5<<4, flags
 	return append(b, payload...)
+}
+
+// TestStatsAddEveryField: Stats.Add sums every counter (a field added to
+// Stats and forgotten in Add would vanish from sharded runs).
+func TestStatsAddEveryField(t *testing.T) {
+	var one flow.Stats
+	v := reflect.ValueOf(&one).Elem()
+	for i := range v.NumField() {
+		if v.Field(i).CanUint() {
+			v.Field(i).SetUint(uint64(i + 1))
+		} else {
+			v.Field(i).SetInt(int64(i + 1))
+		}
+	}
+	var sum flow.Stats
+	sum.Add(one)
+	sum.Add(one)
+	s := reflect.ValueOf(sum)
+	for i := range s.NumField() {
+		got := s.Field(i)
+		if (got.CanUint() && got.Uint() != uint64(2*(i+1))) || (got.CanInt() && got.Int() != int64(2*(i+1))) {
+			t.Errorf("%s: %v after adding %d twice", s.Type().Field(i).Name, got, i+1)
+		}
+	}
 }

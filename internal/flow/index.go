@@ -33,6 +33,19 @@ func (k *Key) hash() uint64 {
 	return mix(h) | 1<<63 // the top bit: the low bits pick the slot
 }
 
+// shardOf picks the shard of a decoded packet, 0 ≤ shard < n, from its
+// two addresses in either order: both directions of a conversation, all
+// its ports and its IP fragments land in the same shard.
+func shardOf(p *Packet, n int) int {
+	ne := binary.NativeEndian
+	fold := func(a *[16]byte) uint64 {
+		return mix(ne.Uint64(a[:]) ^ bits.RotateLeft64(ne.Uint64(a[8:]), 29))
+	}
+	h := mix(fold(&p.Src) + fold(&p.Dst)) // + is symmetric
+	hi, _ := bits.Mul64(h, uint64(n))
+	return int(hi)
+}
+
 // mix is the finaliser of splitmix64.
 func mix(h uint64) uint64 {
 	h = (h ^ h>>30) * 0xbf58476d1ce4e5b9

@@ -21,6 +21,17 @@ type Config struct {
 	MaxFragDatagrams int           // IP datagrams in reassembly at once; the oldest is dropped beyond it (default 1024)
 	MaxFragBytes     int           // bytes held by IP datagrams in reassembly (default 8 MiB)
 	FragTimeout      time.Duration // an IP datagram not complete this long after its first fragment is dropped (default 30 s, as Linux)
+
+	// Shards > 1 splits one capture over that many tables, each on its
+	// own goroutine reading every frame: the table keeps only the flows
+	// and IP datagrams whose address pair falls in its Shard (0-based),
+	// so both directions of a conversation and its fragments meet in one
+	// table, and it follows the capture's clock on every frame, so flows
+	// time out as in one table. Frames without an address pair (not IP,
+	// other transports, cut short) are counted by shard 0. Summed, the
+	// shards' PDUs and counters are those of one table; the bounds above
+	// apply to each table.
+	Shard, Shards int
 }
 
 func (c *Config) defaults() {
@@ -51,6 +62,10 @@ func (c *Config) defaults() {
 	if c.FragTimeout <= 0 {
 		c.FragTimeout = 30 * time.Second
 	}
+	if c.Shards <= 1 {
+		c.Shards, c.Shard = 1, 0
+	}
+	c.Shard = (c.Shard%c.Shards + c.Shards) % c.Shards
 }
 
 // Handler receives what the table produces. The PDU is valid only during
@@ -129,7 +144,7 @@ type Flow struct {
 
 // Stats counts what the table saw.
 type Stats struct {
-	Frames      uint64 // frames given to Packet
+	Frames      uint64 // frames handled: given to Packet, or of this shard (see Config.Shards)
 	NotIP       uint64
 	OtherL4     uint64
 	Fragments   uint64 // IP fragments (frames)
@@ -153,6 +168,32 @@ type Stats struct {
 	GapBytes       uint64
 	Overflows      uint64 // gaps forced by a full buffer
 	Buffered       int    // out-of-order bytes held now
+}
+
+// Add adds the counters of o, as of another shard of the same capture.
+func (s *Stats) Add(o Stats) {
+	s.Frames += o.Frames
+	s.NotIP += o.NotIP
+	s.OtherL4 += o.OtherL4
+	s.Fragments += o.Fragments
+	s.Reassembled += o.Reassembled
+	s.FragOverlaps += o.FragOverlaps
+	s.FragDuplicates += o.FragDuplicates
+	s.FragBad += o.FragBad
+	s.FragTimeouts += o.FragTimeouts
+	s.FragDropped += o.FragDropped
+	s.Truncated += o.Truncated
+	s.UnknownLink += o.UnknownLink
+	s.Flows += o.Flows
+	s.Dissected += o.Dissected
+	s.Evicted += o.Evicted
+	s.Expired += o.Expired
+	s.Retransmits += o.Retransmits
+	s.OutOfOrder += o.OutOfOrder
+	s.Gaps += o.Gaps
+	s.GapBytes += o.GapBytes
+	s.Overflows += o.Overflows
+	s.Buffered += o.Buffered
 }
 
 // Table is a flow table. It is not safe for concurrent use: one table per
@@ -231,18 +272,31 @@ func (t *Table) PacketFlow(data []byte, ci capture.Info, frame uint64) (*Flow, d
 }
 
 func (t *Table) packet(data []byte, ci capture.Info, frame uint64) {
-	t.stats.Frames++
 	if ci.Time > t.now {
 		t.now = ci.Time
 	}
 	p := &t.pkt
-	switch Decode(data, ci.Link, p) {
-	case OK:
-	case LLC:
-		if t.ports[dissect.Port{T: dissect.LLC, Port: SAPBACnet}] == nil {
-			t.stats.NotIP++
+	res := Decode(data, ci.Link, p)
+	if res == LLC && t.ports[dissect.Port{T: dissect.LLC, Port: SAPBACnet}] == nil {
+		res = NotIP
+	}
+	if res == OK || res == LLC || res == Fragment {
+		// Sweeps run on the frames of flows and datagrams, the same frames
+		// in every shard.
+		if t.now-t.sweep >= int64(time.Second) {
+			t.expire()
+			t.sweep = t.now
+			t.epoch++
+		}
+		if t.cfg.Shards > 1 && shardOf(p, t.cfg.Shards) != t.cfg.Shard {
 			return
 		}
+	} else if t.cfg.Shard > 0 {
+		return
+	}
+	t.stats.Frames++
+	switch res {
+	case OK, LLC:
 	case NotIP:
 		t.stats.NotIP++
 		return
@@ -286,11 +340,6 @@ func (t *Table) packet(data []byte, ci capture.Info, frame uint64) {
 
 // transport runs a decoded TCP or UDP packet through its flow.
 func (t *Table) transport(p *Packet, ci capture.Info, frame uint64) {
-	if t.now-t.sweep >= int64(time.Second) {
-		t.expire()
-		t.sweep = t.now
-		t.epoch++
-	}
 	var k Key
 	k.Proto, k.IPv, k.VLAN = p.Proto, p.IPv, p.VLAN
 	fromA := lessEP(&p.Src, p.SrcPort, &p.Dst, p.DstPort)
@@ -541,9 +590,11 @@ func (t *Table) remove(f *Flow) {
 	}
 }
 
-// expire ends flows idle for longer than Config.Idle and drops closed
-// flows older than Config.Linger.
+// expire ends flows idle for longer than Config.Idle, drops closed flows
+// older than Config.Linger and IP datagrams left incomplete for longer
+// than Config.FragTimeout.
 func (t *Table) expire() {
+	t.expireFrags()
 	for t.tail != nil && t.now-t.tail.Last > int64(t.cfg.Idle) {
 		if t.tail.End != Closed {
 			t.stats.Expired++
