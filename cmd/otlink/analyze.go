@@ -33,14 +33,17 @@ func analyzeCmd() *cobra.Command {
 		rulesPath    string
 		saveBaseline string
 		slicesDir    string
+		countsOnly   bool
 	)
 	c := &cobra.Command{
-		Use:   "analyze [--json] [--bpf FILTER] [--rules FILE] [--baseline FILE | --learn FILE... [--save-baseline FILE]] [--slices DIR] FILE...",
+		Use:   "analyze [--json] [--bpf FILTER] [--counts-only | [--rules FILE] [--baseline FILE | --learn FILE... [--save-baseline FILE]] [--slices DIR]] FILE...",
 		Short: "dissect industrial protocols in pcap/pcapng files and summarise them",
 		Long: `analyze reads capture files (pcap or pcapng), follows every TCP and UDP flow,
 dissects the industrial protocols in them and prints, per file and protocol, the
-PDUs counted by function code. --json prints the summary documented in
-docs/analyze.md. Files that cannot be read are reported and the others analysed.`,
+PDUs counted by function code, the asset inventory and the alerts. --json prints
+the summary documented in docs/analyze.md. --counts-only counts PDUs without the
+inventory and detections, with every core on each file. Files that cannot be
+read are reported and the others analysed.`,
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) == 0 && len(learn) == 0 {
 				return fmt.Errorf("requires at least 1 capture file (or --learn FILE)")
@@ -50,6 +53,9 @@ docs/analyze.md. Files that cannot be read are reported and the others analysed.
 		RunE: func(c *cobra.Command, args []string) error {
 			if _, err := capture.ParseFilter(filter); err != nil {
 				return usageErr(err)
+			}
+			if countsOnly && (len(learn) > 0 || baselinePath != "" || rulesPath != "" || saveBaseline != "" || slicesDir != "") {
+				return usageErr(fmt.Errorf("--counts-only runs no detections: it takes none of --learn, --baseline, --rules, --save-baseline, --slices"))
 			}
 			opts := analyze.Options{Filter: filter}
 			f, tty := c.ErrOrStderr().(*os.File)
@@ -72,13 +78,18 @@ docs/analyze.md. Files that cannot be read are reported and the others analysed.
 			// Each file has its own inventory and detections (the baseline
 			// and rules are only read), so files are analysed on all cores.
 			opts.Workers = runtime.GOMAXPROCS(0)
-			// With cores to spare, each file's observers get their own.
-			opts.Pipeline = opts.Workers > len(args)
-			opts.Observers = func(file string) []analyze.Observer {
-				inv := asset.New()
-				cfg := dcfg
-				cfg.Roles, cfg.File = inv, file
-				return []analyze.Observer{inv, detect.New(cfg)}
+			if countsOnly {
+				// The cores not busy with a file of their own split one.
+				opts.Shards = max(1, opts.Workers/len(args))
+			} else {
+				// With cores to spare, each file's observers get their own.
+				opts.Pipeline = opts.Workers > len(args)
+				opts.Observers = func(file string) []analyze.Observer {
+					inv := asset.New()
+					cfg := dcfg
+					cfg.Roles, cfg.File = inv, file
+					return []analyze.Observer{inv, detect.New(cfg)}
+				}
 			}
 			sum, err := analyze.Files(c.Context(), args, opts)
 			if slicesDir != "" {
@@ -125,6 +136,7 @@ docs/analyze.md. Files that cannot be read are reported and the others analysed.
 	c.Flags().StringVar(&baselinePath, "baseline", "", "detect departures from this baseline file")
 	c.Flags().StringVar(&rulesPath, "rules", "", "YAML file of custom detection rules (docs/detections.md)")
 	c.Flags().StringVar(&saveBaseline, "save-baseline", "", "write the baseline learned with --learn to this file")
+	c.Flags().BoolVar(&countsOnly, "counts-only", false, "count PDUs only, without the asset inventory and detections: faster, one file on every core")
 	c.Flags().StringVar(&slicesDir, "slices", "", "write a pcapng of each alert's evidence frames into this folder")
 	c.Flags().StringVar(&filter, "bpf", "", `capture filter, a tcpdump subset: "tcp port 502 and host 10.0.0.5" (docs/analyze.md)`)
 	return c

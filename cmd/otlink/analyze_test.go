@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -74,8 +75,26 @@ func TestAnalyzeCommand(t *testing.T) {
 		t.Errorf("against the baseline: %d %s %s", st, out, errOut)
 	}
 
+	// --counts-only: the same PDU counts on every core, no assets or alerts.
+	out, errOut, st = otlink(t, "analyze", "--json", "--counts-only", attack)
+	var counts struct {
+		Files []struct {
+			Packets int
+			PDUs    map[string]struct{ Functions map[string]int } `json:"pdus"`
+			Assets  []any
+			Alerts  []any
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &counts); st != 0 || err != nil || len(counts.Files) != 1 {
+		t.Fatalf("--counts-only: %d %v %s %s", st, err, out, errOut)
+	}
+	if c := counts.Files[0]; c.Packets != sum.Files[1].Packets || fmt.Sprint(c.PDUs) != fmt.Sprint(sum.Files[1].PDUs) || c.Assets == nil || len(c.Assets)+len(c.Alerts) != 0 {
+		t.Errorf("--counts-only: %+v\nwant the counts of %+v and no assets or alerts", c, sum.Files[1])
+	}
+
 	// Usage errors: exit status 2.
-	for _, args := range [][]string{{"analyze"}, {"analyze", "--bpf", "port", clean}, {"analyze", "--baseline", base, "--learn", clean, attack}} {
+	for _, args := range [][]string{{"analyze"}, {"analyze", "--bpf", "port", clean}, {"analyze", "--baseline", base, "--learn", clean, attack},
+		{"analyze", "--counts-only", "--baseline", base, attack}, {"analyze", "--counts-only", "--slices", dir, attack}} {
 		if _, errOut, st := otlink(t, args...); st != 2 {
 			t.Errorf("otlink %v: status %d (want 2) %s", args, st, errOut)
 		}

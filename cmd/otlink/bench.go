@@ -216,13 +216,15 @@ func benchDPICmd() *cobra.Command {
 	)
 	c := &cobra.Command{
 		Use:   "dpi",
-		Short: "full dissection of a generated multi-protocol capture on one core, and tshark on the same file",
+		Short: "full dissection of a generated multi-protocol capture on one core and on all, and tshark on the same file",
 		Long: `Writes a capture of Modbus, S7comm, EtherNet/IP/CIP, DNP3, OPC UA, BACnet,
 IEC-104 and MQTT sessions (many flows, realistic request/response mixes) to a
 temporary file, measures otlink's full dissection of it single-threaded (file
 read, decode, flow table, TCP reassembly, dissectors, summary counting): packets/s
-and Mbit/s of the median of --passes passes; then the same with the asset
-inventory and detections, as otlink analyze runs; then tshark -r on the same file
+and Mbit/s of the median of --passes passes; then the same on every core, as
+otlink analyze --counts-only runs (one reader per core, the conversations split
+by address pair); then with the asset inventory and detections, as otlink
+analyze runs; then tshark -r on the same file
 (plain, and -T fields -e frame.number; the faster is the baseline). Without
 tshark its figures are null.`,
 		Args: cobra.NoArgs,
@@ -261,10 +263,11 @@ tshark its figures are null.`,
 			}
 			fmt.Fprintf(out, "%d packets, %.1f MB, %d flows, %d PDUs (%d malformed), one core\n", r.Packets, r.FileMB, r.Flows, r.PDUs, r.Malformed)
 			fmt.Fprintf(out, "otlink   %12.0f packets/s  %8.1f Mbit/s  %.2f s (%.2f s CPU), %.2f allocs/packet; median of %d passes (%.0f-%.0f)\n", r.PacketsPerSec, r.MbitPerSec, r.Seconds, r.CPUSec, r.AllocsPerPacket, r.Passes, r.PacketsPerSecMin, r.PacketsPerSecMax)
+			fmt.Fprintf(out, "otlink   %12.0f packets/s  %8.1f Mbit/s  the same on %d cores (the file's conversations split by address pair)\n", r.CoresPacketsPerSec, r.CoresMbitPerSec, r.Cores)
 			fmt.Fprintf(out, "analyze  %12.0f packets/s  with inventory and detections, %.2f s, %d assets, %d alerts\n", r.AnalyzePacketsPerSec, r.AnalyzeSeconds, r.AnalyzeAssets, r.AnalyzeAlerts)
 			fmt.Fprintf(out, "analyze  %12.0f packets/s  the same on %d cores (inventory and detections beside the dissection)\n", r.AnalyzeCoresPacketsPerSec, r.AnalyzeCores)
 			fmt.Fprintf(out, "tshark   %12s packets/s  (plain %s, fields %s)\n", opt(r.TsharkPacketsPerSec, "%.0f"), opt(r.TsharkPlainPacketsPerSec, "%.0f"), opt(r.TsharkFieldsPacketsPerSec, "%.0f"))
-			fmt.Fprintf(out, "vs tshark %11s\n", opt(r.VsTshark, "%.1f×"))
+			fmt.Fprintf(out, "vs tshark %11s  one core; %s on %d cores (tshark uses one)\n", opt(r.VsTshark, "%.1f×"), opt(r.VsTsharkCores, "%.1f×"), r.Cores)
 			if r.TsharkNote != "" {
 				fmt.Fprintf(out, "note: %s\n", r.TsharkNote)
 			}

@@ -57,6 +57,16 @@ type DPIResult struct {
 	PacketsPerSecMin float64 `json:"packets_per_sec_min"`
 	PacketsPerSecMax float64 `json:"packets_per_sec_max"`
 
+	// The same dissection on every core, as `otlink analyze --counts-only`
+	// runs it: the file read by one goroutine per core, each following the
+	// conversations of its share of the address pairs (median of Passes).
+	// tshark dissects a file on one core, so this is the wall-clock
+	// comparison; vs_tshark is the one-core one.
+	CoresPacketsPerSec float64  `json:"cores_packets_per_sec"`
+	CoresMbitPerSec    float64  `json:"cores_mbit_per_sec"`
+	Cores              int      `json:"cores"`
+	VsTsharkCores      *float64 `json:"vs_tshark_cores"` // cores_packets_per_sec / tshark_packets_per_sec
+
 	// The same file as `otlink analyze` reads it: dissection plus the asset
 	// inventory and the indicator detections, one core.
 	AnalyzeSeconds       float64 `json:"analyze_sec"`
@@ -114,6 +124,10 @@ func DPI(ctx context.Context, o DPIOptions) (DPIResult, error) {
 
 	dpiProgress(o.Progress, "dissecting (one core)")
 	if err := measureDPI(ctx, path, o, &r); err != nil {
+		return r, err
+	}
+	dpiProgress(o.Progress, "dissecting (every core)")
+	if err := measureCores(ctx, path, o.Passes, &r); err != nil {
 		return r, err
 	}
 	dpiProgress(o.Progress, "dissecting with inventory and detections (one core)")
@@ -210,6 +224,21 @@ func passes(ctx context.Context, path string, opts analyze.Options, n int) (anal
 	return fs, runs, nil
 }
 
+// measureCores times the dissection on every core (analyze.Options.Shards).
+func measureCores(ctx context.Context, path string, n int, r *DPIResult) error {
+	runtime.GC()
+	r.Cores = runtime.GOMAXPROCS(0)
+	fs, runs, err := passes(ctx, path, analyze.Options{Shards: r.Cores}, n)
+	if err != nil {
+		return err
+	}
+	if s := runs[len(runs)/2].wall.Seconds(); s > 0 {
+		r.CoresPacketsPerSec = float64(fs.Packets) / s
+		r.CoresMbitPerSec = float64(fs.Bytes) * 8 / 1e6 / s
+	}
+	return nil
+}
+
 // measureAnalyze times what `otlink analyze FILE` does: the dissection
 // measured above plus the asset inventory and the detections (the median
 // of at most three passes: each takes about three times as long).
@@ -286,8 +315,8 @@ func tsharkBaseline(ctx context.Context, path string, pw io.Writer, r *DPIResult
 	}
 	r.TsharkPacketsPerSec, r.TsharkSec = best, &bsec
 	if *best > 0 {
-		v := r.PacketsPerSec / *best
-		r.VsTshark = &v
+		v, c := r.PacketsPerSec / *best, r.CoresPacketsPerSec / *best
+		r.VsTshark, r.VsTsharkCores = &v, &c
 	}
 }
 

@@ -48,6 +48,9 @@ func TestDPISmall(t *testing.T) {
 	if d := r.MbitPerSec*r.Seconds*1e6/8 - float64(r.WireBytes); math.Abs(d) > 8 {
 		t.Errorf("Mbit/s × seconds is %v bytes off", d)
 	}
+	if r.CoresPacketsPerSec <= 0 || r.CoresMbitPerSec <= 0 || r.Cores < 1 {
+		t.Errorf("dissection on all cores: %.0f packets/s, %.1f Mbit/s on %d cores", r.CoresPacketsPerSec, r.CoresMbitPerSec, r.Cores)
+	}
 	// The analyze run sees every client and server of the generated
 	// sessions (one client address per session) and raises nothing on
 	// well-formed polling traffic.
@@ -58,7 +61,7 @@ func TestDPISmall(t *testing.T) {
 		t.Errorf("analyze run: %.0f packets/s, %d assets (flows %d), %d alerts", r.AnalyzePacketsPerSec, r.AnalyzeAssets, r.Flows, r.AnalyzeAlerts)
 	}
 	if _, err := exec.LookPath("tshark"); err != nil {
-		if r.TsharkPacketsPerSec != nil || r.VsTshark != nil || r.TsharkNote == "" {
+		if r.TsharkPacketsPerSec != nil || r.VsTshark != nil || r.VsTsharkCores != nil || r.TsharkNote == "" {
 			t.Errorf("no tshark but tshark figures %v %v note %q", r.TsharkPacketsPerSec, r.VsTshark, r.TsharkNote)
 		}
 		return
@@ -71,6 +74,9 @@ func TestDPISmall(t *testing.T) {
 	}
 	if math.Abs(*r.VsTshark**r.TsharkPacketsPerSec-r.PacketsPerSec) > 1e-6*r.PacketsPerSec {
 		t.Errorf("vs_tshark %v inconsistent", *r.VsTshark)
+	}
+	if r.VsTsharkCores == nil || math.Abs(*r.VsTsharkCores**r.TsharkPacketsPerSec-r.CoresPacketsPerSec) > 1e-6*r.CoresPacketsPerSec {
+		t.Errorf("vs_tshark_cores %v inconsistent", r.VsTsharkCores)
 	}
 }
 
