@@ -42,11 +42,12 @@ func (f *authFlags) open(ctx context.Context) (*auth.Service, context.Context, e
 
 func userCmd() *cobra.Command {
 	var af authFlags
-	c := &cobra.Command{Use: "user", Short: "manage accounts of a data folder: add, list, disable, reset-mfa"}
+	c := &cobra.Command{Use: "user", Short: "manage accounts of a data folder: add, list, disable, reset-mfa, passwd"}
 	af.add(c)
 
 	var roles, scopes []string
 	var pwFile string
+	var temporary bool
 	add := &cobra.Command{
 		Use:   "add NAME --role ROLE [--scope PATH]... [--password-file FILE]",
 		Short: "create an account; the password is read from --password-file, asked on a terminal, or read from stdin",
@@ -64,13 +65,20 @@ func userCmd() *cobra.Command {
 				return err
 			}
 			defer svc.Close()
-			u, err := svc.CreateUser(ctx, args[0], pw, roles, scopes)
+			create := svc.CreateUser
+			if temporary {
+				create = svc.CreateUserTemporary
+			}
+			u, err := create(ctx, args[0], pw, roles, scopes)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(c.OutOrStdout(), "user %s created: roles %s, scopes %s", u.Name, strings.Join(u.Roles, ","), strings.Join(u.Scopes, ","))
 			if u.MFARequired {
 				fmt.Fprint(c.OutOrStdout(), "; a second factor is enrolled at first login")
+			}
+			if u.TemporaryPassword {
+				fmt.Fprint(c.OutOrStdout(), "; the user chooses a new password at first login")
 			}
 			fmt.Fprintln(c.OutOrStdout())
 			return nil
@@ -79,6 +87,31 @@ func userCmd() *cobra.Command {
 	add.Flags().StringSliceVar(&roles, "role", nil, "role (repeatable): viewer, operator, engineer, security_analyst, admin or a custom role")
 	add.Flags().StringArrayVar(&scopes, "scope", nil, "part of the plant (repeatable), e.g. acme/taichung/machining/line1; default the whole plant")
 	add.Flags().StringVar(&pwFile, "password-file", "", "file whose first line is the password")
+	add.Flags().BoolVar(&temporary, "temporary", false, "the password is a one-time password: the user replaces it at first login")
+
+	var resetFile string
+	passwd := &cobra.Command{
+		Use:   "passwd NAME [--password-file FILE]",
+		Short: "give an account a one-time password (read like add's): its sessions end and the user chooses a new password at next login",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			pw, err := readPassword(c.InOrStdin(), c.ErrOrStderr(), resetFile)
+			if err != nil {
+				return err
+			}
+			svc, ctx, err := af.open(c.Context())
+			if err != nil {
+				return err
+			}
+			defer svc.Close()
+			if err := svc.ResetPassword(ctx, args[0], pw); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.OutOrStdout(), "password of %s reset; the user chooses a new one at next login\n", args[0])
+			return nil
+		},
+	}
+	passwd.Flags().StringVar(&resetFile, "password-file", "", "file whose first line is the one-time password")
 
 	list := &cobra.Command{
 		Use: "list", Short: "list accounts", Args: cobra.NoArgs,
@@ -111,6 +144,9 @@ func userCmd() *cobra.Command {
 					state = "disabled"
 				} else if !u.Locked.IsZero() {
 					state = "locked until " + u.Locked.Format("15:04:05")
+				}
+				if u.TemporaryPassword {
+					state += ", one-time password"
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Name, strings.Join(u.Roles, ","), strings.Join(u.Scopes, ","), mfa, state)
 			}
@@ -147,7 +183,7 @@ func userCmd() *cobra.Command {
 			return nil
 		},
 	}
-	c.AddCommand(add, list, disable, reset)
+	c.AddCommand(add, list, disable, reset, passwd)
 	return c
 }
 

@@ -84,7 +84,7 @@ func (s *Service) Login(ctx context.Context, prevSecret, name, password string) 
 	if u.Recovery > 0 {
 		methods = append(methods, "recovery")
 	}
-	st := StageFull
+	st := afterAuthentication(u)
 	switch {
 	case u.HasMFA():
 		st = StageMFA
@@ -92,7 +92,7 @@ func (s *Service) Login(ctx context.Context, prevSecret, name, password string) 
 		st = StageEnrol
 	}
 	at, method := time.Time{}, ""
-	if st == StageFull {
+	if st == StageFull || st == StagePassword {
 		at, method = s.now(), "password"
 	}
 	sess, secret, err := s.insertSession(ctx, u.ID, st, at, method)
@@ -144,12 +144,16 @@ func (s *Service) secondFactor(ctx context.Context, secret, method string, check
 		s.Audit(actx, Event{Action: "login", Object: "user/" + name, Outcome: OutcomeFailed, Detail: detail})
 		return nil, err
 	}
-	sess, ns, err := s.promote(ctx, secret, StageFull, method)
+	u, err := s.userByID(ctx, sess.UserID)
+	if err != nil {
+		return nil, err
+	}
+	sess, ns, err := s.promote(ctx, secret, afterAuthentication(u), method)
 	if err != nil {
 		return nil, err
 	}
 	s.clearFailures(ctx, name)
-	s.Audit(actx, Event{Action: "login", Object: "user/" + name, Outcome: OutcomeOK, Detail: "password+" + method})
+	s.auditAuthenticated(actx, name, sess, "password+"+method)
 	return &LoginResult{Session: sess, Secret: ns}, nil
 }
 
@@ -187,13 +191,23 @@ func (s *Service) CompleteEnrolment(ctx context.Context, secret string) (*LoginR
 	if !u.HasMFA() {
 		return nil, errcode.New(errcode.AuthMFANotEnrolled, "enrol an authenticator app or security key first")
 	}
-	sess, ns, err := s.promote(ctx, secret, StageFull, "enrolment")
+	sess, ns, err := s.promote(ctx, secret, afterAuthentication(u), "enrolment")
 	if err != nil {
 		return nil, err
 	}
 	s.clearFailures(ctx, u.Name)
-	s.Audit(WithActor(ctx, u.Name), Event{Action: "login", Object: "user/" + u.Name, Outcome: OutcomeOK, Detail: "password+enrolment"})
+	s.auditAuthenticated(WithActor(ctx, u.Name), u.Name, sess, "password+enrolment")
 	return &LoginResult{Session: sess, Secret: ns}, nil
+}
+
+// auditAuthenticated records a second factor or an enrolment that
+// completed the login, or that leaves only a new password to choose.
+func (s *Service) auditAuthenticated(ctx context.Context, name string, sess *Session, how string) {
+	if sess.Stage == StageFull {
+		s.Audit(ctx, Event{Action: "login", Object: "user/" + name, Outcome: OutcomeOK, Detail: how})
+		return
+	}
+	s.Audit(ctx, Event{Action: "login." + sess.AuthMethod, Object: "user/" + name, Outcome: OutcomeOK, Detail: how + "; next: " + sess.Stage.String()})
 }
 
 // StepUpProof is a fresh re-authentication: a TOTP code, a recovery code,

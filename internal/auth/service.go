@@ -290,6 +290,9 @@ var migrations = []string{
 		hash BLOB PRIMARY KEY,
 		expires INTEGER NOT NULL
 	);`,
+	// A password another person chose (an administrator's one-time
+	// password) is replaced by its user at the next sign-in.
+	`ALTER TABLE users ADD COLUMN pw_temporary INTEGER NOT NULL DEFAULT 0;`,
 }
 
 func (s *Service) migrate(ctx context.Context) error {

@@ -19,7 +19,11 @@ const (
 	StageMFA       Stage = 1 // password accepted, second factor pending
 	StageEnrol     Stage = 2 // password accepted, the policy requires enrolling a second factor
 	StageFull      Stage = 3 // logged in
+	StagePassword  Stage = 4 // authenticated with a temporary password: the user must choose a new one
 )
+
+// pendingStages are the stages of a login not yet completed, as SQL.
+const pendingStages = "(1,2,4)"
 
 func (st Stage) String() string {
 	switch st {
@@ -31,6 +35,8 @@ func (st Stage) String() string {
 		return "enrol"
 	case StageFull:
 		return "full"
+	case StagePassword:
+		return "password"
 	}
 	return "unknown"
 }
@@ -123,7 +129,7 @@ func (s *Service) Session(ctx context.Context, secret string) (*Session, error) 
 		why = "reached its absolute timeout"
 	case now.Sub(sess.LastSeen) >= s.opts.IdleTimeout:
 		why = "idle too long"
-	case (sess.Stage == StageMFA || sess.Stage == StageEnrol) && now.Sub(sess.Created) >= s.opts.PendingTimeout:
+	case sess.Stage != StageFull && sess.Stage != StageAnonymous && now.Sub(sess.Created) >= s.opts.PendingTimeout:
 		why = "login not completed in time"
 	}
 	if why != "" {
@@ -235,7 +241,7 @@ func (s *Service) EndUserSessions(ctx context.Context, userID int64) error {
 // this only reclaims space. Call it now and then.
 func (s *Service) PurgeSessions(ctx context.Context) error {
 	now := s.now()
-	_, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE created <= ? OR last_seen <= ? OR (stage IN (1,2) AND created <= ?)`,
+	_, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE created <= ? OR last_seen <= ? OR (stage IN `+pendingStages+` AND created <= ?)`,
 		now.Add(-s.opts.AbsoluteTimeout).UnixNano(), now.Add(-s.opts.IdleTimeout).UnixNano(), now.Add(-s.opts.PendingTimeout).UnixNano())
 	if err != nil {
 		return storeErr(err, "purge sessions")

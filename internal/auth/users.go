@@ -29,6 +29,9 @@ type User struct {
 	Recovery    int       `json:"recovery_left"`   // unused recovery codes
 	MFARequired bool      `json:"mfa_required"`    // by policy, from the roles
 	Locked      time.Time `json:"locked,omitzero"` // locked until, if in the future
+	// TemporaryPassword: the password was set by an administrator; the
+	// user replaces it at the next sign-in.
+	TemporaryPassword bool `json:"temporary_password"`
 
 	handle []byte // the WebAuthn user handle: random, not the id
 	pwHash string
@@ -40,12 +43,27 @@ func (u *User) HasMFA() bool { return u.TOTP || u.WebAuthn > 0 }
 // CreateUser creates an account after checking the name, the password
 // policy, the roles and the scopes (empty scopes mean the whole plant).
 func (s *Service) CreateUser(ctx context.Context, name, password string, roles, scopes []string) (*User, error) {
-	u, err := s.createUser(ctx, name, password, roles, scopes, nil)
+	return s.create(ctx, name, password, roles, scopes, false)
+}
+
+// CreateUserTemporary is CreateUser for a password the user did not choose
+// (an administrator's one-time password): the first sign-in asks for a new
+// one before anything else.
+func (s *Service) CreateUserTemporary(ctx context.Context, name, password string, roles, scopes []string) (*User, error) {
+	return s.create(ctx, name, password, roles, scopes, true)
+}
+
+func (s *Service) create(ctx context.Context, name, password string, roles, scopes []string, temporary bool) (*User, error) {
+	u, err := s.createUser(ctx, name, password, roles, scopes, temporary, nil)
 	outcome := OutcomeOK
 	if err != nil {
 		outcome = OutcomeFailed
 	}
-	if aerr := s.Audit(ctx, Event{Action: "user.create", Object: "user/" + name, Outcome: outcome, Detail: auditDetail(err, "roles="+strings.Join(roles, ","))}); aerr != nil && err == nil {
+	detail := "roles=" + strings.Join(roles, ",")
+	if temporary {
+		detail += "; temporary password"
+	}
+	if aerr := s.Audit(ctx, Event{Action: "user.create", Object: "user/" + name, Outcome: outcome, Detail: auditDetail(err, detail)}); aerr != nil && err == nil {
 		return u, aerr
 	}
 	return u, err
@@ -60,7 +78,7 @@ func auditDetail(err error, ok string) string {
 
 // createUser inserts a user; pre, when set, runs in the same transaction
 // first (the bootstrap uses it to check that no admin exists).
-func (s *Service) createUser(ctx context.Context, name, password string, roles, scopes []string, pre func(*sql.Tx) error) (*User, error) {
+func (s *Service) createUser(ctx context.Context, name, password string, roles, scopes []string, temporary bool, pre func(*sql.Tx) error) (*User, error) {
 	name = strings.TrimSpace(name)
 	if !nameRE.MatchString(strings.ToLower(name)) {
 		return nil, errcode.New(errcode.AuthBadInput, "user name %q: 1 to 64 letters, digits, _ . - starting with a letter", name)
@@ -99,8 +117,8 @@ func (s *Service) createUser(ctx context.Context, name, password string, roles, 
 	if n > 0 {
 		return nil, errcode.New(errcode.AuthUserExists, "user %q exists", name)
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO users(name, pw_hash, roles, scopes, handle, created, pw_changed) VALUES(?,?,?,?,?,?,?)`,
-		name, hash, string(rj), string(sj), handle, now.UnixNano(), now.UnixNano())
+	res, err := tx.ExecContext(ctx, `INSERT INTO users(name, pw_hash, roles, scopes, handle, created, pw_changed, pw_temporary) VALUES(?,?,?,?,?,?,?,?)`,
+		name, hash, string(rj), string(sj), handle, now.UnixNano(), now.UnixNano(), temporary)
 	if err != nil {
 		return nil, storeErr(err, "insert user %s", name)
 	}
@@ -115,14 +133,26 @@ const userCols = `id, name, pw_hash, roles, scopes, disabled, handle, created,
 	(SELECT confirmed FROM mfa_totp WHERE user_id = users.id),
 	(SELECT count(*) FROM webauthn_credentials WHERE user_id = users.id),
 	(SELECT count(*) FROM recovery_codes WHERE user_id = users.id AND used = 0),
-	(SELECT locked_until FROM login_attempts WHERE name = users.name)`
+	(SELECT locked_until FROM login_attempts WHERE name = users.name), pw_temporary`
 
 func (s *Service) scanUser(ctx context.Context, row interface{ Scan(...any) error }) (*User, error) {
+	u, err := s.scanRow(row)
+	if err != nil {
+		return nil, err
+	}
+	perms, _ := s.rolePerms(ctx, u.Roles)
+	u.MFARequired = s.mfaRequired(perms)
+	return u, nil
+}
+
+// scanRow reads the userCols of one row, all but MFARequired (which needs
+// a query of its own).
+func (s *Service) scanRow(row interface{ Scan(...any) error }) (*User, error) {
 	var u User
 	var rj, sj string
 	var created int64
 	var totp, locked sql.NullInt64
-	if err := row.Scan(&u.ID, &u.Name, &u.pwHash, &rj, &sj, &u.Disabled, &u.handle, &created, &totp, &u.WebAuthn, &u.Recovery, &locked); err != nil {
+	if err := row.Scan(&u.ID, &u.Name, &u.pwHash, &rj, &sj, &u.Disabled, &u.handle, &created, &totp, &u.WebAuthn, &u.Recovery, &locked, &u.TemporaryPassword); err != nil {
 		return nil, err
 	}
 	json.Unmarshal([]byte(rj), &u.Roles)
@@ -132,8 +162,6 @@ func (s *Service) scanUser(ctx context.Context, row interface{ Scan(...any) erro
 	if locked.Valid && locked.Int64 > s.now().UnixNano() {
 		u.Locked = time.Unix(0, locked.Int64)
 	}
-	perms, _ := s.rolePerms(ctx, u.Roles)
-	u.MFARequired = s.mfaRequired(perms)
 	return &u, nil
 }
 
@@ -170,22 +198,12 @@ func (s *Service) ListUsers(ctx context.Context) ([]*User, error) {
 	for rows.Next() {
 		// Scan without the role lookup first: one connection, so no query
 		// may run while rows is open.
-		var u User
-		var rj, sj string
-		var created int64
-		var totp, locked sql.NullInt64
-		if err := rows.Scan(&u.ID, &u.Name, &u.pwHash, &rj, &sj, &u.Disabled, &u.handle, &created, &totp, &u.WebAuthn, &u.Recovery, &locked); err != nil {
+		u, err := s.scanRow(rows)
+		if err != nil {
 			rows.Close()
 			return nil, storeErr(err, "list users")
 		}
-		json.Unmarshal([]byte(rj), &u.Roles)
-		json.Unmarshal([]byte(sj), &u.Scopes)
-		u.Created = time.Unix(0, created)
-		u.TOTP = totp.Valid && totp.Int64 == 1
-		if locked.Valid && locked.Int64 > s.now().UnixNano() {
-			u.Locked = time.Unix(0, locked.Int64)
-		}
-		raw = append(raw, &u)
+		raw = append(raw, u)
 	}
 	err = rows.Err()
 	rows.Close()
@@ -247,26 +265,6 @@ func (s *Service) SetRoles(ctx context.Context, name string, roles, scopes []str
 	}
 	return s.Audit(ctx, Event{Action: "user.roles", Object: "user/" + u.Name, Outcome: OutcomeOK,
 		Detail: fmt.Sprintf("roles=%s scopes=%s", strings.Join(rs, ","), strings.Join(sc, ","))})
-}
-
-// SetPassword sets a new password after the policy check and ends the
-// account's sessions.
-func (s *Service) SetPassword(ctx context.Context, name, password string) error {
-	u, err := s.User(ctx, name)
-	if err != nil {
-		return err
-	}
-	if err := CheckPassword(u.Name, password); err != nil {
-		return err
-	}
-	if _, err := s.db.ExecContext(ctx, `UPDATE users SET pw_hash = ?, pw_changed = ? WHERE id = ?`,
-		HashPassword(password, s.opts.Argon2), s.now().UnixNano(), u.ID); err != nil {
-		return storeErr(err, "update password of %s", name)
-	}
-	if err := s.EndUserSessions(ctx, u.ID); err != nil {
-		return err
-	}
-	return s.Audit(ctx, Event{Action: "user.password", Object: "user/" + u.Name, Outcome: OutcomeOK})
 }
 
 // ResetMFA removes every second factor of an account (TOTP, recovery codes,
@@ -367,7 +365,7 @@ func (s *Service) SetupToken(ctx context.Context) (string, error) {
 // whole plant in scope. It fails when the token is wrong, used or expired, or
 // when an administrator exists.
 func (s *Service) CreateFirstAdmin(ctx context.Context, token, name, password string) (*User, error) {
-	u, err := s.createUser(ctx, name, password, []string{RoleAdmin}, nil, func(tx *sql.Tx) error {
+	u, err := s.createUser(ctx, name, password, []string{RoleAdmin}, nil, false, func(tx *sql.Tx) error {
 		if ok, err := s.adminExists(ctx, tx); err != nil {
 			return err
 		} else if ok {

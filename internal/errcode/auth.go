@@ -25,6 +25,7 @@ const (
 	AuthWebAuthn        Code = 6119
 	AuthBadInput        Code = 6120
 	AuthAuditSink       Code = 6121
+	AuthPasswordReused  Code = 6122
 )
 
 func init() {
@@ -117,5 +118,9 @@ func init() {
 			Causes: []string{"the integrity log is closed or its disk failing"},
 			Checks: []string{"log lines with code OTL-505x"},
 			Fix:    "fix the integrity log; the events are kept in auth.db and re-sent on the next start"},
+		Entry{Code: AuthPasswordReused, Name: "auth.password_reused", Title: "the new password is the one in use",
+			Causes: []string{"the temporary password typed again at the first sign-in", "the current password given as the new one"},
+			Checks: []string{"that the new password differs from the current one"},
+			Fix:    "choose a new password that meets the policy and is not the current one"},
 	)
 }

@@ -43,6 +43,8 @@ func (s *Server) adminRoutes() []route {
 		{"POST /stepup", auth.PermTagsRead, page, s.stepUpPost},
 		{"POST /api/v1/stepup/webauthn", auth.PermTagsRead, anyScope, s.stepUpKeyBegin},
 		{"GET /keys", auth.PermTagsRead, page, s.keysPage},
+		{"GET /account/password", auth.PermTagsRead, page, s.passwordPage},
+		{"POST /account/password", auth.PermTagsRead, page, s.passwordPost},
 		{"POST /api/v1/webauthn/register/begin", auth.PermTagsRead, anyScope, s.keyRegisterBegin},
 		{"POST /api/v1/webauthn/register/finish", auth.PermTagsRead, anyScope, s.keyRegisterFinish},
 	}
@@ -222,6 +224,52 @@ func writeRawJSON(w http.ResponseWriter, js []byte) {
 type keysView struct {
 	Keys  []keyRow
 	Fresh bool
+}
+
+// passwordPage is the signed-in user's own password change.
+func (s *Server) passwordPage(w http.ResponseWriter, r *http.Request) {
+	s.showPassword(w, r, http.StatusOK, "")
+}
+
+func (s *Server) showPassword(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	if auth.PrincipalFrom(r.Context()).Session == nil {
+		writeError(w, http.StatusBadRequest, errcode.New(errcode.WebSessionOnly, "a password belongs to a browser session's user"))
+		return
+	}
+	v := s.pageView(r, "Password")
+	v.Error = msg
+	render(w, r, status, "password", v)
+}
+
+// passwordPost changes the password: the current one, then the new one
+// twice. The user's other sessions end; this one continues with a new
+// secret.
+func (s *Server) passwordPost(w http.ResponseWriter, r *http.Request) {
+	if auth.PrincipalFrom(r.Context()).Session == nil {
+		writeError(w, http.StatusBadRequest, errcode.New(errcode.WebSessionOnly, "a password belongs to a browser session's user"))
+		return
+	}
+	if r.PostFormValue("password") != r.PostFormValue("confirm") {
+		s.showPassword(w, r, http.StatusBadRequest, "The two new passwords differ.")
+		return
+	}
+	secret, err := s.opts.Auth.ChangePassword(r.Context(), httpauth.SessionSecret(r), r.PostFormValue("current"), r.PostFormValue("password"))
+	if err != nil {
+		if errcode.Of(err) == errcode.AuthLocked || errcode.Of(err) == errcode.AuthSessionInvalid {
+			// Too many wrong current passwords end the session: sign in again.
+			http.SetCookie(w, httpauth.ClearCookie())
+		}
+		s.showPassword(w, r, httpauth.Status(err), err.Error())
+		return
+	}
+	http.SetCookie(w, httpauth.SessionCookie(secret))
+	v := s.pageView(r, "Password")
+	v.Done = true
+	v.CSRF = "" // the old session's token ended with it
+	if sess, err := s.opts.Auth.Session(r.Context(), secret); err == nil {
+		v.CSRF = sess.CSRF
+	}
+	render(w, r, http.StatusOK, "password", v)
 }
 
 type keyRow struct {
@@ -473,6 +521,7 @@ type usersView struct {
 	Self        string
 	NewUser     string
 	NewPassword string // shown once
+	Reset       bool   // NewPassword replaced NewUser's password (else the account is new)
 }
 
 func (s *Server) usersData(r *http.Request) (*usersView, error) {
@@ -578,7 +627,7 @@ func (s *Server) userAdd(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	roles := r.PostForm["roles"]
 	pw := oneTimePassword(name)
-	if _, err := s.opts.Auth.CreateUser(r.Context(), name, pw, roles, fields(r.PostFormValue("scopes"))); err != nil {
+	if _, err := s.opts.Auth.CreateUserTemporary(r.Context(), name, pw, roles, fields(r.PostFormValue("scopes"))); err != nil {
 		s.showUsers(w, r, httpStatus(err), err.Error(), nil)
 		return
 	}
@@ -587,7 +636,7 @@ func (s *Server) userAdd(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) userAction(w http.ResponseWriter, r *http.Request) {
 	name, action := r.PathValue("name"), r.PathValue("action")
-	fresh := action == "roles" || action == "reset-mfa"
+	fresh := action == "roles" || action == "reset-mfa" || action == "reset-password"
 	if !s.sensitive(w, r, fresh, "/users") {
 		return
 	}
@@ -608,6 +657,18 @@ func (s *Server) userAction(w http.ResponseWriter, r *http.Request) {
 		}
 	case "reset-mfa":
 		err = s.opts.Auth.ResetMFA(ctx, name)
+	case "reset-password":
+		// The administrator's own password changes with the current one
+		// (/account/password): a reset would end the session doing it.
+		if strings.EqualFold(name, auth.PrincipalFrom(ctx).Name) {
+			err = errcode.New(errcode.AuthBadInput, "change your own password on the Password page")
+			break
+		}
+		pw := oneTimePassword(name)
+		if err = s.opts.Auth.ResetPassword(ctx, name, pw); err == nil {
+			s.showUsers(w, r, http.StatusOK, "", func(d *usersView) { d.NewUser, d.NewPassword, d.Reset = name, pw, true })
+			return
+		}
 	case "roles":
 		err = s.opts.Auth.SetRoles(ctx, name, r.PostForm["roles"], fields(r.PostFormValue("scopes")))
 	default:

@@ -152,6 +152,9 @@ func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, status int, m
 		v.QR = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(en.QRPNG))
 		v.Secret = en.Secret
 		render(w, r, status, "enrol", v)
+	case auth.StagePassword:
+		v.Title = "Choose your password"
+		render(w, r, status, "newpw", v)
 	default:
 		render(w, r, status, "login", v)
 	}
@@ -201,6 +204,12 @@ func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) {
 		if err == nil {
 			res, err = s.opts.Auth.CompleteEnrolment(ctx, secret)
 		}
+	case step == "newpw" && sess.Stage == auth.StagePassword:
+		if r.PostFormValue("password") != r.PostFormValue("confirm") {
+			s.showLogin(w, r, http.StatusBadRequest, "The two new passwords differ.")
+			return
+		}
+		res, err = s.opts.Auth.ReplaceTemporaryPassword(ctx, secret, r.PostFormValue("password"))
 	default:
 		s.showLogin(w, r, http.StatusBadRequest, "That step does not apply now. Please continue here.")
 		return

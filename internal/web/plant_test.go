@@ -22,7 +22,8 @@ func init() {
 	// Texts the Go handlers of pages.go pass to templates as Title or
 	// Error, which "top" translates: no template names them literally.
 	for _, k := range []string{"Recovery codes", "Set up", "Your sign-in expired. Please start again.",
-		"That step does not apply now. Please continue here.", "The form expired. Please send it again."} {
+		"That step does not apply now. Please continue here.", "The form expired. Please send it again.",
+		"The two new passwords differ."} {
 		jsOnly[k] = true
 	}
 }
