@@ -502,6 +502,47 @@ func TestBrowser(t *testing.T) {
 		f.shot(t, ctx, "07-machine-after")
 	})
 
+	t.Run("OneTimePasswordReplaced", func(t *testing.T) {
+		const oneTime, chosen, later = "one-time Kq4 Zt8 Pw2", "my own passphrase 51", "my next passphrase 52"
+		if _, err := f.svc.CreateUserTemporary(context.Background(), "nina", oneTime, []string{auth.RoleViewer}, nil); err != nil {
+			t.Fatal(err)
+		}
+		ctx := f.tab(t)
+		load(t, ctx, "open login", chromedp.Navigate(f.url+"/login"))
+		if st := f.password(t, ctx, "nina", oneTime); st != 200 {
+			t.Fatalf("one-time password: status %d", st)
+		}
+		if h := text(t, ctx, "h1"); h != "Choose your password" {
+			t.Fatalf("after a one-time password the browser shows %q", h)
+		}
+		// Anything else is refused until the password is chosen.
+		if st := load(t, ctx, "open home", chromedp.Navigate(f.url+"/")); st != 200 || text(t, ctx, "h1") != "Choose your password" {
+			t.Fatalf("home before the new password: %d %q", st, text(t, ctx, "h1"))
+		}
+		do(t, ctx, "type new password", chromedp.SendKeys(chromedp.CSS("#password"), chosen), chromedp.SendKeys(chromedp.CSS("#confirm"), chosen))
+		f.shot(t, ctx, "14-choose-password")
+		if st := load(t, ctx, "save password", chromedp.Click(chromedp.CSS("form button[type=submit]"))); st != 200 {
+			t.Fatalf("new password: status %d", st)
+		}
+		if h := text(t, ctx, "h2"); h != "Machines" {
+			t.Fatalf("after choosing a password nina sees %q, want the home page", h)
+		}
+		// Her own change, from the account page.
+		load(t, ctx, "open password page", chromedp.Navigate(f.url+"/account/password"))
+		do(t, ctx, "fill password form", chromedp.SendKeys(chromedp.CSS("#current"), chosen),
+			chromedp.SendKeys(chromedp.CSS("#password"), later), chromedp.SendKeys(chromedp.CSS("#confirm"), later))
+		if st := load(t, ctx, "change password", chromedp.Click(chromedp.CSS("form.password button[type=submit]"))); st != 200 {
+			t.Fatalf("change: status %d", st)
+		}
+		if m := text(t, ctx, "#password-changed"); !strings.Contains(m, "changed") {
+			t.Errorf("after the change the page says %q", m)
+		}
+		f.shot(t, ctx, "15-password-changed")
+		if _, err := f.svc.Login(auth.WithClientIP(context.Background(), "127.0.0.1"), "", "nina", later); err != nil {
+			t.Errorf("the new password does not sign in: %v", err)
+		}
+	})
+
 	t.Run("ZoomTrend", func(t *testing.T) { f.zoomTrend(t) })
 	t.Run("PlantTreeAndDevices", func(t *testing.T) {
 		ctx := f.tab(t)
