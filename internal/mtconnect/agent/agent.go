@@ -80,12 +80,14 @@ type Agent struct {
 	comps   []comp
 	byID    map[string]int
 	byDev   map[string]int // device name (and uuid) -> index
+	xtree   *xnode         // the probe document's elements, for path filters
 	start   time.Time
 
 	mu      sync.Mutex
 	buf     []entry // circular, len == BufferSize
 	next    uint64  // sequence of the next observation
 	latest  []entry // per item; seq 0 = none
+	base    []entry // per item, the newest observation pushed out of buf: the state before its first sequence
 	changed chan struct{}
 	dropped uint64
 
@@ -177,7 +179,9 @@ func New(devices []mtconnect.Component, opts Options) (*Agent, error) {
 		}
 	}
 	a.devices = devices
+	a.xtree = a.tree()
 	a.latest = make([]entry, len(a.items))
+	a.base = make([]entry, len(a.items))
 	ts := a.start.UnixNano()
 	for i, it := range a.items {
 		e := entry{item: int32(i), ts: ts, value: mtconnect.Unavailable}
@@ -246,7 +250,11 @@ func (a *Agent) firstLocked() uint64 {
 func (a *Agent) appendLocked(e entry) {
 	e.seq = a.next
 	a.next++
-	a.buf[e.seq%uint64(len(a.buf))] = e
+	slot := &a.buf[e.seq%uint64(len(a.buf))]
+	if slot.seq != 0 {
+		a.base[slot.item] = *slot
+	}
+	*slot = e
 	a.latest[e.item] = e
 }
 

@@ -123,8 +123,13 @@ func TestRequestErrors(t *testing.T) {
 		"/sample?count=17":       mtconnect.ErrOutOfRange,
 		"/sample?from=99":        mtconnect.ErrOutOfRange,
 		"/sample?heartbeat=1":    mtconnect.ErrQuery,
-		"/current?path=//Device": mtconnect.ErrUnsupported,
-		"/current?at=3":          mtconnect.ErrUnsupported,
+		"/current?at=x":          mtconnect.ErrQuery,
+		"/current?at=0":          mtconnect.ErrOutOfRange,
+		"/current?at=99":         mtconnect.ErrOutOfRange,
+		"/current?path=//Axes":   mtconnect.ErrInvalidXPath, // selects nothing
+		"/current?path=count(/)": mtconnect.ErrInvalidXPath,
+		"/sample?path=//*[1]":    mtconnect.ErrInvalidXPath,
+		"/probe?path=//Device":   mtconnect.ErrInvalidRequest,
 	} {
 		st, doc := get(t, srv.URL+path)
 		if doc.Kind != mtconnect.KindError || !doc.Error.Has(code) || st < 400 {

@@ -68,17 +68,25 @@ func (a *Agent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
+	f := filter{dev: dev}
 	if q.Has("path") {
-		a.writeError(w, errf(http.StatusBadRequest, mtconnect.ErrUnsupported, "path filters are not supported by this agent"))
-		return
+		if req != "current" && req != "sample" {
+			a.writeError(w, errf(http.StatusBadRequest, mtconnect.ErrInvalidRequest, "path filters apply to current and sample"))
+			return
+		}
+		var rerr *reqError
+		if f.items, rerr = a.pathFilter(q.Get("path"), dev); rerr != nil {
+			a.writeError(w, rerr)
+			return
+		}
 	}
 	switch req {
 	case "probe":
 		a.serveProbe(w, dev)
 	case "current":
-		a.serveCurrent(w, r, q, dev)
+		a.serveCurrent(w, r, q, f)
 	case "sample":
-		a.serveSample(w, r, q, dev)
+		a.serveSample(w, r, q, f)
 	case "assets", "asset":
 		a.serveAssets(w)
 	}
@@ -132,16 +140,26 @@ func (a *Agent) serveAssets(w http.ResponseWriter) {
 	writeXML(w, http.StatusOK, b.Bytes())
 }
 
-func (a *Agent) serveCurrent(w http.ResponseWriter, r *http.Request, q url.Values, dev int) {
-	if q.Has("at") {
-		a.writeError(w, errf(http.StatusBadRequest, mtconnect.ErrUnsupported, "current?at is not supported by this agent"))
-		return
-	}
+func (a *Agent) serveCurrent(w http.ResponseWriter, r *http.Request, q url.Values, f filter) {
 	if q.Has("interval") {
 		a.writeError(w, errf(http.StatusBadRequest, mtconnect.ErrUnsupported, "streaming current is not supported by this agent; stream sample instead"))
 		return
 	}
-	b, err := a.currentDoc(dev)
+	if q.Has("at") {
+		at, err := strconv.ParseUint(q.Get("at"), 10, 64)
+		if err != nil {
+			a.writeError(w, errf(http.StatusBadRequest, mtconnect.ErrQuery, "at %q is not a sequence number", clip(q.Get("at"))))
+			return
+		}
+		b, rerr := a.atDoc(f, at)
+		if rerr != nil {
+			a.writeError(w, rerr)
+			return
+		}
+		writeXML(w, http.StatusOK, b)
+		return
+	}
+	b, err := a.currentDoc(f)
 	if err != nil {
 		a.writeError(w, errf(http.StatusInternalServerError, mtconnect.ErrInternal, "write current"))
 		return
@@ -149,12 +167,75 @@ func (a *Agent) serveCurrent(w http.ResponseWriter, r *http.Request, q url.Value
 	writeXML(w, http.StatusOK, b)
 }
 
-// currentDoc writes the latest observation of every item of dev (-1 = all).
-func (a *Agent) currentDoc(dev int) ([]byte, error) {
+// filter selects the data items a request covers: one device or all, and
+// the items a path names.
+type filter struct {
+	dev   int    // -1: every device
+	items []bool // by item index; nil: every item of dev
+}
+
+func (f filter) has(a *Agent, item int32) bool {
+	return (f.dev < 0 || a.items[item].dev == f.dev) && (f.items == nil || f.items[item])
+}
+
+// pathFilter returns the data items of dev (-1 = all) that expr selects;
+// a path that selects none is an INVALID_XPATH error, as in cppagent.
+func (a *Agent) pathFilter(expr string, dev int) ([]bool, *reqError) {
+	paths, rerr := parsePaths(expr)
+	if rerr != nil {
+		return nil, rerr
+	}
+	sel, _ := selectItems(a.xtree, paths, len(a.items))
+	n := 0
+	for i := range sel {
+		sel[i] = sel[i] && (dev < 0 || a.items[i].dev == dev)
+		if sel[i] {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil, xpathErr("path %q selects no data item", clip(expr))
+	}
+	return sel, nil
+}
+
+// atDoc writes the observation of every item of f that was current at
+// sequence at: the state at the buffer's start (base) with the buffer's
+// observations up to at applied.
+func (a *Agent) atDoc(f filter, at uint64) ([]byte, *reqError) {
+	a.mu.Lock()
+	first, next := a.firstLocked(), a.next
+	if at < first || at >= next {
+		a.mu.Unlock()
+		return nil, errf(http.StatusNotFound, mtconnect.ErrOutOfRange, "at %d is outside the buffer's %d..%d", at, first, next-1)
+	}
+	state := append([]entry(nil), a.base...)
+	for seq := first; seq <= at; seq++ {
+		e := a.buf[seq%uint64(len(a.buf))]
+		state[e.item] = e
+	}
+	es := state[:0]
+	for _, e := range state {
+		if e.seq != 0 && f.has(a, e.item) {
+			es = append(es, e)
+		}
+	}
+	h := a.header()
+	h.FirstSequence, h.NextSequence, h.LastSequence = first, at+1, next-1
+	a.mu.Unlock()
+	b, err := a.streamsDoc(h, es)
+	if err != nil {
+		return nil, errf(http.StatusInternalServerError, mtconnect.ErrInternal, "write current")
+	}
+	return b, nil
+}
+
+// currentDoc writes the latest observation of every item of f.
+func (a *Agent) currentDoc(f filter) ([]byte, error) {
 	a.mu.Lock()
 	es := make([]entry, 0, len(a.latest))
 	for _, e := range a.latest {
-		if e.seq != 0 && (dev < 0 || a.items[e.item].dev == dev) {
+		if e.seq != 0 && f.has(a, e.item) {
 			es = append(es, e)
 		}
 	}
@@ -212,14 +293,14 @@ func (a *Agent) parseSample(q url.Values) (sampleParams, *reqError) {
 	return p, nil
 }
 
-func (a *Agent) serveSample(w http.ResponseWriter, r *http.Request, q url.Values, dev int) {
+func (a *Agent) serveSample(w http.ResponseWriter, r *http.Request, q url.Values, f filter) {
 	p, rerr := a.parseSample(q)
 	if rerr != nil {
 		a.writeError(w, rerr)
 		return
 	}
 	if !p.streaming {
-		b, _, rerr := a.sampleDoc(dev, p)
+		b, _, rerr := a.sampleDoc(f, p)
 		if rerr != nil {
 			a.writeError(w, rerr)
 			return
@@ -227,12 +308,12 @@ func (a *Agent) serveSample(w http.ResponseWriter, r *http.Request, q url.Values
 		writeXML(w, http.StatusOK, b)
 		return
 	}
-	a.stream(w, r, dev, p)
+	a.stream(w, r, f, p)
 }
 
-// sampleDoc writes the observations of dev from p.from, at most p.count,
+// sampleDoc writes the observations of f from p.from, at most p.count,
 // and returns the next sequence to ask for.
-func (a *Agent) sampleDoc(dev int, p sampleParams) ([]byte, uint64, *reqError) {
+func (a *Agent) sampleDoc(f filter, p sampleParams) ([]byte, uint64, *reqError) {
 	a.mu.Lock()
 	first, next := a.firstLocked(), a.next
 	from := p.from
@@ -247,7 +328,7 @@ func (a *Agent) sampleDoc(dev int, p sampleParams) ([]byte, uint64, *reqError) {
 	seq := from
 	for ; seq < next && len(es) < p.count; seq++ {
 		e := a.buf[seq%uint64(len(a.buf))]
-		if dev < 0 || a.items[e.item].dev == dev {
+		if f.has(a, e.item) {
 			es = append(es, e)
 		}
 	}
@@ -264,7 +345,7 @@ func (a *Agent) sampleDoc(dev int, p sampleParams) ([]byte, uint64, *reqError) {
 // stream serves a sample request with an interval as a multipart stream
 // until the client goes, the agent closes or the client falls behind the
 // buffer (an OUT_OF_RANGE part ends it).
-func (a *Agent) stream(w http.ResponseWriter, r *http.Request, dev int, p sampleParams) {
+func (a *Agent) stream(w http.ResponseWriter, r *http.Request, f filter, p sampleParams) {
 	select {
 	case a.streams <- struct{}{}:
 		defer func() { <-a.streams }()
@@ -296,7 +377,7 @@ func (a *Agent) stream(w http.ResponseWriter, r *http.Request, dev int, p sample
 		a.mu.Unlock()
 		var part []byte
 		if pending {
-			b, next, rerr := a.sampleDoc(dev, p)
+			b, next, rerr := a.sampleDoc(f, p)
 			if rerr != nil {
 				part = a.errorDoc(rerr)
 			} else {
