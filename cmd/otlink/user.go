@@ -40,6 +40,16 @@ func (f *authFlags) open(ctx context.Context) (*auth.Service, context.Context, e
 	return svc, auth.WithActor(auth.WithClientIP(ctx, "local"), "cli"), nil
 }
 
+// with opens the data folder's accounts for fn and closes them after.
+func (f *authFlags) with(c *cobra.Command, fn func(svc *auth.Service, ctx context.Context) error) error {
+	svc, ctx, err := f.open(c.Context())
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	return fn(svc, ctx)
+}
+
 func userCmd() *cobra.Command {
 	var af authFlags
 	c := &cobra.Command{Use: "user", Short: "manage accounts of a data folder: add, list, disable, reset-mfa, passwd"}
@@ -99,16 +109,13 @@ func userCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			svc, ctx, err := af.open(c.Context())
-			if err != nil {
-				return err
-			}
-			defer svc.Close()
-			if err := svc.ResetPassword(ctx, args[0], pw); err != nil {
-				return err
-			}
-			fmt.Fprintf(c.OutOrStdout(), "password of %s reset; the user chooses a new one at next login\n", args[0])
-			return nil
+			return af.with(c, func(svc *auth.Service, ctx context.Context) error {
+				if err := svc.ResetPassword(ctx, args[0], pw); err != nil {
+					return err
+				}
+				fmt.Fprintf(c.OutOrStdout(), "password of %s reset; the user chooses a new one at next login\n", args[0])
+				return nil
+			})
 		},
 	}
 	passwd.Flags().StringVar(&resetFile, "password-file", "", "file whose first line is the one-time password")
@@ -156,31 +163,25 @@ func userCmd() *cobra.Command {
 	disable := &cobra.Command{
 		Use: "disable NAME", Short: "disable an account: its sessions end and its tokens stop working", Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			svc, ctx, err := af.open(c.Context())
-			if err != nil {
-				return err
-			}
-			defer svc.Close()
-			if err := svc.SetDisabled(ctx, args[0], true); err != nil {
-				return err
-			}
-			fmt.Fprintf(c.OutOrStdout(), "user %s disabled\n", args[0])
-			return nil
+			return af.with(c, func(svc *auth.Service, ctx context.Context) error {
+				if err := svc.SetDisabled(ctx, args[0], true); err != nil {
+					return err
+				}
+				fmt.Fprintf(c.OutOrStdout(), "user %s disabled\n", args[0])
+				return nil
+			})
 		},
 	}
 	reset := &cobra.Command{
 		Use: "reset-mfa NAME", Short: "remove an account's second factors: it enrols again at next login", Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			svc, ctx, err := af.open(c.Context())
-			if err != nil {
-				return err
-			}
-			defer svc.Close()
-			if err := svc.ResetMFA(ctx, args[0]); err != nil {
-				return err
-			}
-			fmt.Fprintf(c.OutOrStdout(), "second factors of %s removed; enrolment is asked at next login\n", args[0])
-			return nil
+			return af.with(c, func(svc *auth.Service, ctx context.Context) error {
+				if err := svc.ResetMFA(ctx, args[0]); err != nil {
+					return err
+				}
+				fmt.Fprintf(c.OutOrStdout(), "second factors of %s removed; enrolment is asked at next login\n", args[0])
+				return nil
+			})
 		},
 	}
 	c.AddCommand(add, list, disable, reset, passwd)
