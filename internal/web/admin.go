@@ -36,6 +36,11 @@ func (s *Server) adminRoutes() []route {
 		{"POST /tokens", auth.PermUsersAdmin, page, s.tokenCreate},
 		{"POST /tokens/{id}/revoke", auth.PermUsersAdmin, page, s.tokenRevoke},
 		{"GET /api/v1/tokens", auth.PermUsersAdmin, plantWide, s.tokensAPI},
+		// Containment for incident responders' scripts: these only take
+		// access away, so a token may call them and no step-up is asked
+		// (the forms that grant access need one).
+		{"POST /api/v1/users/{name}/disable", auth.PermUsersAdmin, plantWide, s.userDisableAPI},
+		{"POST /api/v1/tokens/{id}/revoke", auth.PermUsersAdmin, plantWide, s.tokenRevokeAPI},
 
 		// Self-service: any signed-in reader. tags.read is the permission
 		// every built-in role holds.
@@ -680,6 +685,38 @@ func (s *Server) userAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/users", http.StatusSeeOther)
+}
+
+// userDisableAPI disables an account: its sessions end and its tokens
+// stop working at once.
+func (s *Server) userDisableAPI(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	var err error
+	if strings.EqualFold(name, auth.PrincipalFrom(r.Context()).Name) {
+		err = errcode.New(errcode.AuthBadInput, "you cannot disable your own account")
+	} else {
+		err = s.opts.Auth.SetDisabled(r.Context(), name, true)
+	}
+	if err != nil {
+		writeError(w, httpStatus(err), err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"user": name, "disabled": true})
+}
+
+// tokenRevokeAPI revokes an API token: it is refused from the next request.
+func (s *Server) tokenRevokeAPI(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err == nil {
+		err = s.opts.Auth.RevokeToken(r.Context(), id)
+	} else {
+		err = errcode.New(errcode.AuthBadInput, "token id %q is not a number", r.PathValue("id"))
+	}
+	if err != nil {
+		writeError(w, httpStatus(err), err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"token": id, "revoked": true})
 }
 
 // userRow is a user with its role check boxes: templates have no set
