@@ -1,9 +1,7 @@
 package modbus
 
 import (
-	"encoding/hex"
 	"strconv"
-	"strings"
 
 	"github.com/otlink/otlink/internal/dissect"
 	mb "github.com/otlink/otlink/internal/proto/modbus"
@@ -264,9 +262,6 @@ func (p *parser) response(a mb.ADU) {
 	t := p.match(a.Transaction, a.Unit)
 	err := p.r.Decode(a.PDU)
 	if err == mb.ErrUnknownFunction {
-		if a.PDU[0] == 17 {
-			p.serverID(a.PDU)
-		}
 		return
 	}
 	if err != nil {
@@ -316,38 +311,30 @@ func (p *parser) response(a mb.ADU) {
 		p.object(sp, r.Address, r.Quantity)
 	case mb.FuncEncapsulatedInterface:
 		for id, v := range r.Objects() {
-			p.identity(objectKey(id), printable(v))
+			p.identity(objectKey(id), mb.IdentityText(v))
 		}
+	case mb.FuncReportServerID:
+		p.serverID(r)
 	}
 }
 
-// serverID extracts FC 17 (report server id): byte count, server id,
-// run indicator, device specific data. The codec does not decode it.
-func (p *parser) serverID(pdu []byte) {
-	if len(pdu) < 2 || pdu[0]&0x80 != 0 {
+// serverID takes the identity of an FC 17 (report server id) reply: the
+// server id, the run indicator and the device-specific text after it.
+func (p *parser) serverID(r *mb.Response) {
+	if len(r.Data) == 0 {
 		return
 	}
-	n := int(pdu[1])
-	if len(pdu) != 2+n {
-		p.pdu.Malformed = "response: report server id byte count does not match"
-		return
-	}
-	d := pdu[2:]
-	if len(d) == 0 {
-		return
-	}
-	p.identity("server_id", strconv.Itoa(int(d[0])))
-	if len(d) >= 2 {
-		if d[1] == 0xFF {
+	id, run, hasRun, extra := r.ServerID()
+	p.identity("server_id", strconv.Itoa(int(id)))
+	if hasRun {
+		if run {
 			p.identity("run", "on")
 		} else {
 			p.identity("run", "off")
 		}
 	}
-	if len(d) > 2 {
-		if s := printable(d[2:]); s != "" {
-			p.identity("device", s)
-		}
+	if s := mb.IdentityText(extra); s != "" {
+		p.identity("device", s)
 	}
 }
 
@@ -489,18 +476,6 @@ func objectKey(id uint8) string {
 		return "application"
 	}
 	return "object_" + strconv.Itoa(int(id))
-}
-
-// printable returns the text of an identity value, or its hex when it is
-// not text.
-func printable(v []byte) string {
-	s := strings.TrimRight(string(v), "\x00 ")
-	for _, r := range s {
-		if r < 0x20 || r > 0x7e {
-			return hex.EncodeToString(v)
-		}
-	}
-	return s
 }
 
 // exceptionNames caches exceptionName's names for all flows.

@@ -80,6 +80,8 @@ func (o op) String() string {
 	switch o.verb {
 	case "identify":
 		return fmt.Sprintf("read device identification (level %d, from object %d) of unit %d", o.level, o.obj, o.unit)
+	case "server id":
+		return fmt.Sprintf("report server id of unit %d", o.unit)
 	case "write":
 		return fmt.Sprintf("write %s %d of unit %d", tableNames[o.table], o.start, o.unit)
 	}
@@ -200,9 +202,10 @@ func (c *Conn) WriteRegisters(ctx context.Context, unit uint8, start uint16, reg
 }
 
 // Identify implements driver.Identifier with FC 43/14: the basic objects,
-// then the regular ones. Each request passes driver.Pace, so the device's
-// budget spaces them. A device that does not implement the function
-// (or the objects) has no identity, which is not an error.
+// then the regular ones; a device without FC 43 (older PLCs and meters,
+// libmodbus) is asked FC 17, report server id. Each request passes
+// driver.Pace, so the device's budget spaces them. A device that
+// implements neither has no identity, which is not an error.
 func (c *Conn) Identify(ctx context.Context) (driver.Identity, error) {
 	objs := map[uint8]string{}
 	for _, level := range []uint8{mb.DeviceIDBasic, mb.DeviceIDRegular} {
@@ -217,7 +220,7 @@ func (c *Conn) Identify(ctx context.Context) (driver.Identity, error) {
 		switch errcode.Of(err) {
 		case errcode.ModbusIllegalFunction, errcode.ModbusIllegalAddress, errcode.ModbusIllegalValue:
 			if level == mb.DeviceIDBasic {
-				return driver.Identity{}, nil
+				return c.serverID(ctx)
 			}
 		default:
 			if level == mb.DeviceIDBasic {
@@ -248,6 +251,40 @@ func (c *Conn) Identify(ctx context.Context) (driver.Identity, error) {
 		id.Extra[n] = v
 	}
 	return id, nil
+}
+
+// serverID identifies a device by FC 17: the server id and run indicator,
+// and the device-specific text after them as the product (libmodbus says
+// "LMB3.1.6", many PLCs their model and firmware). A device that does not
+// answer it either has no identity.
+func (c *Conn) serverID(ctx context.Context) (driver.Identity, error) {
+	ex := exchanges.Get().(*exchange)
+	defer exchanges.Put(ex)
+	ex.unit = c.unit
+	ex.req = append(ex.req[:0], byte(mb.FuncReportServerID))
+	ex.q = mb.Request{Function: mb.FuncReportServerID}
+	done, err := driver.Pace(ctx)
+	if err != nil {
+		return driver.Identity{}, err
+	}
+	err = c.do(ctx, ex, op{verb: "server id", unit: c.unit})
+	done()
+	switch errcode.Of(err) {
+	case 0:
+	case errcode.ModbusIllegalFunction, errcode.ModbusIllegalAddress, errcode.ModbusIllegalValue:
+		return driver.Identity{}, nil
+	default:
+		return driver.Identity{}, err
+	}
+	if len(ex.r.Data) == 0 {
+		return driver.Identity{}, nil
+	}
+	id, run, hasRun, extra := ex.r.ServerID()
+	idn := driver.Identity{Product: mb.IdentityText(extra), Extra: map[string]string{"server_id": strconv.Itoa(int(id)), "source": "fc17"}}
+	if hasRun {
+		idn.Extra["run"] = map[bool]string{true: "on", false: "off"}[run]
+	}
+	return idn, nil
 }
 
 // readDeviceID reads one category, following "more follows" a bounded

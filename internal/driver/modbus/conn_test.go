@@ -133,10 +133,17 @@ func TestConnFramings(t *testing.T) {
 				id.Extra["product_code"] != "OTL-TEST" || id.Extra["model_name"] != "T-1" || id.Extra["user_application_name"] != "line 1" {
 				t.Fatalf("identity %+v %v", id, err)
 			}
+			// Without FC 43, FC 17 (report server id) names the device.
 			s.mu.Lock()
 			s.noID = true
 			s.mu.Unlock()
-			if id, err := c.Identify(ctx); err != nil || id.Vendor != "" || id.Extra != nil {
+			if id, err := c.Identify(ctx); err != nil || id.Product != "OTL test meter v7" || id.Extra["server_id"] != "42" || id.Extra["run"] != "on" || id.Extra["source"] != "fc17" {
+				t.Fatalf("identity from FC 17: %+v %v", id, err)
+			}
+			s.mu.Lock()
+			s.noSID = true
+			s.mu.Unlock()
+			if id, err := c.Identify(ctx); err != nil || id.Vendor != "" || id.Product != "" || id.Extra != nil {
 				t.Fatalf("no identity: %+v %v", id, err)
 			}
 		})

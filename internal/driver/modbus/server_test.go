@@ -40,6 +40,7 @@ type testServer struct {
 	hr     []uint16
 	ir     []uint16
 	noID   bool                       // answer FC 43 with illegal function
+	noSID  bool                       // answer FC 17 with illegal function
 	hook   func(q *mb.Request) action // nil: answer
 	nreq   int
 	conns  []net.Conn
@@ -299,6 +300,11 @@ func (s *testServer) handle(unit uint8, pdu []byte, scratch ...[]byte) (action, 
 			s.hr[int(q.Address)+i] = uint16(q.Data[2*i])<<8 | uint16(q.Data[2*i+1])
 		}
 		return act, mb.AppendWriteResponse(nil, q.Function, q.Address, q.Quantity)
+	case mb.FuncReportServerID:
+		if s.noSID {
+			return act, mb.AppendExceptionResponse(nil, q.Function, mb.ExIllegalFunction)
+		}
+		return act, mb.AppendReportServerIDResponse(nil, 0x2A, true, []byte("OTL test meter v7\x00"))
 	case mb.FuncEncapsulatedInterface:
 		if s.noID {
 			return act, mb.AppendExceptionResponse(nil, q.Function, mb.ExIllegalFunction)

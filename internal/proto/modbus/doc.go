@@ -9,6 +9,7 @@
 //	Function codes   FuncReadCoils(1) FuncReadDiscreteInputs(2) FuncReadHoldingRegisters(3)
 //	                 FuncReadInputRegisters(4) FuncWriteSingleCoil(5) FuncWriteSingleRegister(6)
 //	                 FuncWriteMultipleCoils(15) FuncWriteMultipleRegisters(16)
+//	                 FuncReportServerID(17) (Response.ServerID)
 //	                 FuncEncapsulatedInterface(43) with MEIReadDeviceID(14)
 //	Limits           MaxReadBits 2000, MaxReadRegisters 125, MaxWriteBits 1968,
 //	                 MaxWriteRegisters 123, MaxPDU 253

@@ -11,6 +11,7 @@ func FuzzDecodeRequest(f *testing.F) {
 	f.Add([]byte{0x03, 0x00, 0x6B, 0x00, 0x03})
 	f.Add([]byte{0x10, 0x00, 0x01, 0x00, 0x02, 0x04, 0x00, 0x0A, 0x01, 0x02})
 	f.Add([]byte{0x2B, 0x0E, 0x01, 0x00})
+	f.Add([]byte{0x11})
 	f.Fuzz(func(t *testing.T, pdu []byte) {
 		var q Request
 		if err := q.Decode(pdu); err != nil {
@@ -32,9 +33,10 @@ func FuzzDecodeResponse(f *testing.F) {
 	f.Add([]byte{0x03, 0x04, 0x02, 0x2B, 0x00, 0x00})
 	f.Add([]byte{0x83, 0x02})
 	f.Add([]byte{0x2B, 0x0E, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01, 'A'})
+	f.Add([]byte{0x11, 0x05, 0xB4, 0xFF, 'L', 'M', 'B'})
 	reqs := []Request{
 		{Function: 3, Quantity: 2}, {Function: 1, Quantity: 9},
-		{Function: 6, Address: 1, Quantity: 1, Value: 3}, {Function: 43, MEIType: 14, DeviceIDCode: 1},
+		{Function: 6, Address: 1, Quantity: 1, Value: 3}, {Function: 43, MEIType: 14, DeviceIDCode: 1}, {Function: 17},
 	}
 	f.Fuzz(func(t *testing.T, pdu []byte) {
 		var r Response

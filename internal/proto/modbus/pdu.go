@@ -18,6 +18,7 @@ const (
 	FuncWriteSingleRegister    FunctionCode = 6
 	FuncWriteMultipleCoils     FunctionCode = 15
 	FuncWriteMultipleRegisters FunctionCode = 16
+	FuncReportServerID         FunctionCode = 17 // serial line in the spec; many TCP devices answer it too
 	FuncEncapsulatedInterface  FunctionCode = 43
 )
 
@@ -63,6 +64,7 @@ var funcNames = map[FunctionCode]string{
 	FuncWriteSingleRegister:    "write single register",
 	FuncWriteMultipleCoils:     "write multiple coils",
 	FuncWriteMultipleRegisters: "write multiple registers",
+	FuncReportServerID:         "report server id",
 	FuncEncapsulatedInterface:  "encapsulated interface",
 }
 

@@ -7,7 +7,7 @@ type Request struct {
 	Address  uint16 // first coil or register, 0-based (FC 1-6, 15, 16)
 	Quantity uint16 // bits or registers; 1 for FC 5 and 6
 	Value    uint16 // FC 5: 0xFF00 (on) or 0x0000 (off); FC 6: the register value
-	Data     []byte // FC 15: packed bits, LSB first; FC 16: register bytes, big-endian
+	Data     []byte // FC 15: packed bits, LSB first; FC 16: register bytes, big-endian; FC 17: bytes a tool sent after the code
 
 	// FC 43.
 	MEIType      uint8 // 14 = read device identification
@@ -91,6 +91,13 @@ func (q *Request) Decode(pdu []byte) error {
 		}
 		q.Data = pdu[6 : 6+bc]
 		return nil
+	case FuncReportServerID:
+		// The request has no data; bytes some tools send after the code
+		// are kept in Data (Wireshark shows them the same way).
+		if len(pdu) > 1 {
+			q.Data = pdu[1:]
+		}
+		return nil
 	case FuncEncapsulatedInterface:
 		if len(pdu) < 2 {
 			return ErrTruncated
@@ -131,6 +138,8 @@ func (q *Request) Append(dst []byte) []byte {
 		dst = appendBE16(dst, q.Quantity)
 		dst = append(dst, byte(len(q.Data)))
 		return append(dst, q.Data...)
+	case FuncReportServerID:
+		return append(append(dst, byte(q.Function)), q.Data...)
 	case FuncEncapsulatedInterface:
 		return append(dst, byte(q.Function), q.MEIType, q.DeviceIDCode, q.ObjectID)
 	}

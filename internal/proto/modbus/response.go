@@ -1,6 +1,10 @@
 package modbus
 
-import "iter"
+import (
+	"encoding/hex"
+	"iter"
+	"strings"
+)
 
 // Response is a decoded response PDU. Data and the device identification
 // objects alias the decoded bytes.
@@ -13,6 +17,8 @@ type Response struct {
 	Address  uint16 // FC 5, 6, 15, 16: echoed address
 	Quantity uint16 // FC 15, 16: echoed quantity; 1 for FC 5 and 6
 	Value    uint16 // FC 5, 6: echoed value
+
+	// FC 17: Data holds the byte count's bytes (see ServerID).
 
 	// FC 43/14.
 	MEIType      uint8
@@ -45,6 +51,34 @@ func (r *Response) Bit(i int) bool {
 		return false
 	}
 	return r.Data[i/8]>>(i%8)&1 == 1
+}
+
+// ServerID splits an FC 17 reply's data: the server id byte, the run
+// indicator (0xFF on, 0x00 off; ok false when the reply stops before it)
+// and the device-specific bytes after it. The layout past the id is the
+// convention most devices follow, not a rule of the specification.
+func (r *Response) ServerID() (id byte, run, hasRun bool, extra []byte) {
+	d := r.Data
+	if len(d) == 0 {
+		return 0, false, false, nil
+	}
+	if len(d) == 1 {
+		return d[0], false, false, nil
+	}
+	return d[0], d[1] == 0xFF, true, d[2:]
+}
+
+// IdentityText is how an identification field (an FC 43 object, FC 17's
+// device data) is shown: its text without trailing NULs and spaces when it
+// is printable ASCII, else its hex, so binary ids stay readable.
+func IdentityText(v []byte) string {
+	s := strings.TrimRight(string(v), "\x00 ")
+	for _, r := range s {
+		if r < 0x20 || r > 0x7e {
+			return hex.EncodeToString(v)
+		}
+	}
+	return s
 }
 
 // Objects iterates over the device identification objects of an FC 43/14
@@ -131,6 +165,19 @@ func (r *Response) Decode(pdu []byte) error {
 			}
 		}
 		return nil
+	case FuncReportServerID:
+		if len(pdu) < 2 {
+			return ErrTruncated
+		}
+		bc := int(pdu[1])
+		if len(pdu) < 2+bc {
+			return ErrTruncated
+		}
+		if len(pdu) > 2+bc {
+			return ErrBadLength
+		}
+		r.Data = pdu[2:]
+		return nil
 	case FuncEncapsulatedInterface:
 		if len(pdu) < 2 {
 			return ErrTruncated
@@ -197,6 +244,17 @@ func (r *Response) DecodeFor(q *Request, pdu []byte) error {
 		}
 	}
 	return nil
+}
+
+// AppendReportServerIDResponse appends an FC 17 reply: id, the run
+// indicator and extra (at most 249 bytes).
+func AppendReportServerIDResponse(dst []byte, id byte, run bool, extra []byte) []byte {
+	ri := byte(0)
+	if run {
+		ri = 0xFF
+	}
+	dst = append(dst, byte(FuncReportServerID), byte(2+len(extra)), id, ri)
+	return append(dst, extra...)
 }
 
 // AppendReadResponse appends a reply to FC 1-4 carrying data (packed bits

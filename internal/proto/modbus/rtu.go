@@ -76,6 +76,8 @@ func RTURequestLen(b []byte) (n int, err error) {
 			return 7, nil
 		}
 		return 9 + int(b[6]), nil
+	case FuncReportServerID:
+		return 4, nil
 	case FuncEncapsulatedInterface:
 		if len(b) < 3 {
 			return 3, nil
@@ -98,7 +100,7 @@ func RTUResponseLen(b []byte) (n int, err error) {
 		return 5, nil
 	}
 	switch FunctionCode(b[1]) {
-	case FuncReadCoils, FuncReadDiscreteInputs, FuncReadHoldingRegisters, FuncReadInputRegisters:
+	case FuncReadCoils, FuncReadDiscreteInputs, FuncReadHoldingRegisters, FuncReadInputRegisters, FuncReportServerID:
 		if len(b) < 3 {
 			return 3, nil
 		}
