@@ -295,6 +295,13 @@ func TestBrowserWarRoom(t *testing.T) {
 	if r := evalJS[float64](t, tab, `(function(){ var s = document.getElementById("wr-map"); return s.getBBox().height / s.viewBox.baseVal.height; })()`); r < 0.9 {
 		t.Errorf("the map's zones fill %.0f %% of its height", 100*r)
 	}
+	// Every conversation is a line on the map that the browser paints on
+	// top of its zone: the point halfway along it shows the line.
+	if seen := evalJS[[]string](t, tab, `Array.from(document.querySelectorAll("#wr-map line")).map(function (l) {
+		var a = l.getBoundingClientRect(), e = document.elementFromPoint(a.left + a.width / 2, a.top + a.height / 2);
+		return e ? e.tagName : "none"; })`); len(seen) != 2 || seen[0] != "line" || seen[1] != "line" {
+		t.Errorf("conversation lines on the map: the browser shows %v at their middles, want 2 lines", seen)
+	}
 	if e := text(t, tab, "#wr-edges tbody"); !strings.Contains(e, "10.0.0.66") || !strings.Contains(e, "modbus") {
 		t.Errorf("edge table says %q", e)
 	}

@@ -82,16 +82,18 @@
     var rows = Math.max(1, Math.ceil(zones.length / cols));
     var zw = W / cols, zh = 210, H = rows * zh;
     svg.setAttribute("viewBox", "0 0 " + W + " " + H);
-    var pos = {}, gEdges = document.createElementNS(svgNS, "g"), gHosts = document.createElementNS(svgNS, "g");
+    // Painted in order: zone boxes, then the lines between hosts (across
+    // zones too), then the hosts.
+    var pos = {}, gZones = document.createElementNS(svgNS, "g"), gEdges = document.createElementNS(svgNS, "g"), gHosts = document.createElementNS(svgNS, "g");
     zones.forEach(function (z, i) {
       var x = (i % cols) * zw, y = Math.floor(i / cols) * zh;
       var box = document.createElementNS(svgNS, "rect");
       [["x", x + 4], ["y", y + 4], ["width", zw - 8], ["height", zh - 8], ["rx", 6], ["fill", "#f7f8fa"], ["stroke", "#8a9099"]].forEach(function (a) { box.setAttribute(a[0], a[1]); });
-      gHosts.appendChild(box);
+      gZones.appendChild(box);
       var label = document.createElementNS(svgNS, "text");
       label.setAttribute("x", x + 12); label.setAttribute("y", y + 22); label.setAttribute("font-size", "14"); label.setAttribute("font-weight", "600");
       label.textContent = z.name;
-      gHosts.appendChild(label);
+      gZones.appendChild(label);
       var per = Math.max(1, Math.ceil(Math.sqrt(z.hosts.length * (zw / (zh - 40)))));
       var cw = (zw - 24) / per, ch = (zh - 50) / Math.max(1, Math.ceil(z.hosts.length / per));
       z.hosts.forEach(function (h, j) {
@@ -129,6 +131,7 @@
       l.appendChild(tip);
       gEdges.appendChild(l);
     });
+    svg.appendChild(gZones);
     svg.appendChild(gEdges);
     svg.appendChild(gHosts);
     fill("wr-edges", m.edges.map(function (e) {
