@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/otlink/otlink/internal/app"
 	"github.com/otlink/otlink/internal/auth"
+	"github.com/otlink/otlink/internal/capture"
 	"github.com/otlink/otlink/internal/config"
 	"github.com/otlink/otlink/internal/driver"
 	"github.com/otlink/otlink/internal/errcode"
@@ -30,6 +32,9 @@ func demoCmd() *cobra.Command {
 		dur                      time.Duration
 		lines, machines          int
 		seed                     uint64
+		monitorIf                string
+		learn                    time.Duration
+		intruder                 bool
 	)
 	c := &cobra.Command{
 		Use:   "demo",
@@ -63,7 +68,7 @@ func demoCmd() *cobra.Command {
 				cncs = 1
 			}
 			plant, err := sim.Start(ctx, sim.PlantConfig{Lines: lines, Machines: machines, Seed: seed,
-				CNCs: cncs, UAMachines: 1,
+				CNCs: cncs, UAMachines: 1, OwnAddresses: true,
 				UA: sim.UAOptions{CertDir: filepath.Join(data, "sim"), TrustedClients: [][]byte{own.DER}}})
 			if err != nil {
 				return err
@@ -88,6 +93,7 @@ func demoCmd() *cobra.Command {
 				}
 				cfg.MTConnect = config.MTConnectAgent{Enabled: true, Listen: mtcListen}
 			}
+			monNote := demoMonitor(cfg, monitorIf, learn)
 			cfg.Data = data
 			cfg.HTTP.Listen = listen
 			cfg.HTTP.PlainHTTP = plain
@@ -132,6 +138,12 @@ func demoCmd() *cobra.Command {
 				if cfg.MTConnect.Enabled {
 					fmt.Fprintf(out, "MTConnect     http://%s/current   (probe, current, sample)%s\n", cfg.MTConnect.Listen, mtcNote)
 				}
+				fmt.Fprintf(out, "security      %s/security   %s\n", h, monNote)
+				if len(cfg.Monitor.Interfaces) > 0 && intruder {
+					at := time.Now().Add(learn + intruderDelay)
+					fmt.Fprintf(out, "              at %s a simulated intruder (%s) scans the PLCs, writes one and asks it to restart\n", at.Format("15:04:05"), intruderAddr)
+					go demoIntruder(c.Context(), plant, log, time.Until(at))
+				}
 				fmt.Fprintf(out, "history       %s/api/v1/history/latest?tags=acme/*/*/*/*/*   (otlink history latest --url %s 'acme/*/*/*/*/*')\n", h, h)
 				fmt.Fprintf(out, "integrity     %s/api/v1/integrity   (otlink verify --url %s)\n", h, h)
 				if dur > 0 {
@@ -154,7 +166,62 @@ func demoCmd() *cobra.Command {
 	f.IntVar(&lines, "lines", 2, "simulated production lines")
 	f.IntVar(&machines, "machines", 4, "simulated machines per line")
 	f.Uint64Var(&seed, "seed", 1, "simulation seed")
+	f.StringVar(&monitorIf, "monitor", "lo", `interface the war room watches (the PLCs' traffic), or "off"; needs root or CAP_NET_RAW`)
+	f.DurationVar(&learn, "learn", 2*time.Minute, "how long the network monitor learns the plant's normal traffic")
+	f.BoolVar(&intruder, "intruder", true, "play a simulated intruder after the learning, and every 10 minutes")
 	return c
+}
+
+// The simulated intruder's address, and when it acts after the learning.
+var intruderAddr = netip.MustParseAddr("127.0.66.6")
+
+const (
+	intruderDelay = 20 * time.Second
+	intruderEvery = 10 * time.Minute
+)
+
+// demoMonitor turns on network monitoring of the PLCs' traffic on ifc
+// when this process may capture there, and says what the war room shows.
+// The PLCs have their own loopback addresses (sim.DeviceNetwork), so the
+// asset inventory sees one host per machine and otlink as their client.
+func demoMonitor(cfg *config.Config, ifc string, learn time.Duration) string {
+	if ifc == "off" {
+		return "(network monitoring off: --monitor off)"
+	}
+	filter := "tcp and net " + sim.DeviceNetwork.String()
+	src, err := capture.Live(ifc, filter, 0)
+	if err != nil {
+		return fmt.Sprintf("(network monitoring off: capturing on %s needs root or CAP_NET_RAW: sudo setcap cap_net_raw+ep BINARY; %s)", ifc, errcode.Of(err))
+	}
+	src.Close()
+	cfg.Monitor = config.Monitor{
+		Interfaces: []config.MonitorInterface{{Name: ifc, BPF: filter}},
+		Learn:      config.Duration(learn),
+		Zones: []config.MonitorZone{
+			{Name: "control room", Networks: []string{"127.0.0.0/24"}},
+			{Name: "plant floor", Networks: []string{sim.DeviceNetwork.String()}},
+		},
+	}
+	return fmt.Sprintf("the war room watches the PLCs' Modbus traffic on %s, learning what is normal for %s\n"+
+		"              (otlink's own identity reads as it connects show as an identity scan: what an IDS sees of a gateway)", ifc, learn)
+}
+
+// demoIntruder plays the simulated intruder after wait, then every
+// intruderEvery, until ctx ends.
+func demoIntruder(ctx context.Context, plant *sim.Plant, log *slog.Logger, wait time.Duration) {
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := plant.Intrude(ctx, intruderAddr); err != nil && ctx.Err() == nil {
+			log.Warn("simulated intruder", "err", err)
+		}
+		t.Reset(intruderEvery)
+	}
 }
 
 // demoChunkSamples seals the demo's chunks early, so that a run of a few

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -148,7 +149,7 @@ func TestDemo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "demo", "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--nats", "127.0.0.1:0", "--mqtt", "127.0.0.1:0",
-		"--opcua", "127.0.0.1:0", "--mtconnect", "127.0.0.1:0", "--for", "60s")
+		"--opcua", "127.0.0.1:0", "--mtconnect", "127.0.0.1:0", "--for", "60s", "--learn", "5s")
 	stdout, _ := cmd.StdoutPipe()
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
@@ -265,6 +266,63 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("unknown route: %d %q", resp.StatusCode, e.Code)
 	}
 	demoProtocols(t, banner)
+	demoSecurity(t, httpAddr, banner)
+}
+
+// demoSecurity checks the war room of the demo: with capture allowed
+// (root or CAP_NET_RAW), every PLC is an asset of its own, otlink their
+// client, and the simulated intruder after the 5 s of learning raises the
+// identity scan, the restart request and the baseline alerts.
+func demoSecurity(t *testing.T, httpAddr string, banner map[string]string) {
+	t.Helper()
+	if !strings.Contains(banner["security"], "watches") {
+		t.Logf("no war room in this demo: %s", banner["security"])
+		return
+	}
+	want := []string{"identity_scan", "device_restart", "new_asset", "new_writer"}
+	var got map[string][]string
+	for deadline := time.Now().Add(40 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
+		var body struct {
+			Alerts []struct {
+				Detection string
+				Assets    []string
+			}
+		}
+		if err := getJSON("https://"+httpAddr+"/api/v1/security/alerts", &body); err != nil {
+			t.Fatal(err)
+		}
+		got = map[string][]string{}
+		for _, a := range body.Alerts {
+			got[a.Detection] = append(got[a.Detection], a.Assets...)
+		}
+		done := true
+		for _, d := range want {
+			done = done && slices.Contains(got[d], "127.0.66.6")
+		}
+		if done {
+			break
+		}
+	}
+	for _, d := range want {
+		if !slices.Contains(got[d], "127.0.66.6") {
+			t.Errorf("no %s alert naming the intruder 127.0.66.6: %v", d, got)
+		}
+	}
+	var assets struct {
+		Assets []struct{ IP, Role, Zone string }
+	}
+	if err := getJSON("https://"+httpAddr+"/api/v1/security/assets", &assets); err != nil {
+		t.Fatal(err)
+	}
+	plcs := 0
+	for _, a := range assets.Assets {
+		if strings.HasPrefix(a.IP, "127.0.10.") && a.Role == "controller" && a.Zone == "plant floor" {
+			plcs++
+		}
+	}
+	if plcs != 8 {
+		t.Errorf("%d PLCs in the plant floor zone, want 8: %+v", plcs, assets.Assets)
+	}
 }
 
 // demoProtocols checks the demo's OPC UA and MTConnect parts: values of
@@ -395,6 +453,7 @@ var reBanner = map[string]*regexp.Regexp{
 	"mtconnect":  regexp.MustCompile(`^MTConnect\s+http://(\S+)/current`),
 	"press-ua01": regexp.MustCompile(`press-ua01\s+opcua\s+(opc\.tcp://\S+)`),
 	"mtc01":      regexp.MustCompile(`mtc01\s+mtconnect\s+(http://\S+)`),
+	"security":   regexp.MustCompile(`^security\s+\S+\s+(.*)`),
 }
 
 // readBanner reads the demo's banner to its last line and returns the

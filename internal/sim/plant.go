@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"time"
@@ -24,16 +25,20 @@ const (
 // PlantConfig configures a virtual plant; it is also the format of the sim
 // config file (see docs/sim.md).
 type PlantConfig struct {
-	Lines    int              `yaml:"lines"`     // default 1
-	Machines int              `yaml:"machines"`  // per line; default 3
-	Host     string           `yaml:"host"`      // listen host; default 127.0.0.1
-	BasePort int              `yaml:"base_port"` // device i listens on base_port+i; 0 = free ports
-	Seed     uint64           `yaml:"seed"`
-	Step     time.Duration    `yaml:"step"`      // simulated time per model step; default 100ms
-	Speed    float64          `yaml:"speed"`     // simulated seconds per real second; default 1
-	Bench    int              `yaml:"bench"`     // pattern holding registers per device from hr:1000
-	MaxConns int              `yaml:"max_conns"` // connections per device; default 16
-	Faults   map[string]Fault `yaml:"faults"`    // initial misbehaviour by device name
+	Lines    int    `yaml:"lines"`    // default 1
+	Machines int    `yaml:"machines"` // per line; default 3
+	Host     string `yaml:"host"`     // listen host; default 127.0.0.1
+	// OwnAddresses gives each Modbus device its own loopback address,
+	// 127.0.10.1 upwards, instead of Host, as PLCs have their own IPs:
+	// the network monitor then sees one host per machine.
+	OwnAddresses bool             `yaml:"own_addresses"`
+	BasePort     int              `yaml:"base_port"` // device i listens on base_port+i; 0 = free ports
+	Seed         uint64           `yaml:"seed"`
+	Step         time.Duration    `yaml:"step"`      // simulated time per model step; default 100ms
+	Speed        float64          `yaml:"speed"`     // simulated seconds per real second; default 1
+	Bench        int              `yaml:"bench"`     // pattern holding registers per device from hr:1000
+	MaxConns     int              `yaml:"max_conns"` // connections per device; default 16
+	Faults       map[string]Fault `yaml:"faults"`    // initial misbehaviour by device name
 	// Machines beside the Modbus ones (opcua_plant.go); default none.
 	CNCs       int       `yaml:"mtconnect_cncs"` // simulated MTConnect CNCs per line
 	UAMachines int       `yaml:"opcua_machines"` // simulated OPC UA presses in the plant
@@ -64,6 +69,8 @@ func (c *PlantConfig) Validate() error {
 		return errcode.New(errcode.SimConfig, "machines %d outside 1..%d", c.Machines, MaxMachines)
 	case c.Lines*c.Machines > MaxDevices:
 		return errcode.New(errcode.SimConfig, "%d devices, more than %d", c.Lines*c.Machines, MaxDevices)
+	case c.OwnAddresses && c.Lines*c.Machines > 254:
+		return errcode.New(errcode.SimConfig, "%d devices with own addresses: %s holds 254", c.Lines*c.Machines, DeviceNetwork)
 	case c.BasePort < 0 || c.BasePort > 0 && c.BasePort+c.Lines*c.Machines > 65536:
 		return errcode.New(errcode.SimConfig, "base_port %d leaves no room for %d devices", c.BasePort, c.Lines*c.Machines)
 	case c.Step < 0 || c.Step > time.Minute:
@@ -154,6 +161,14 @@ type Plant struct {
 	uas     []*UAMachine // OPC UA machines
 }
 
+// DeviceNetwork holds the devices' own addresses (PlantConfig.OwnAddresses).
+var DeviceNetwork = netip.MustParsePrefix("127.0.10.0/24")
+
+// DeviceAddress is device i's own address in DeviceNetwork.
+func DeviceAddress(i int) netip.Addr {
+	return netip.AddrFrom4([4]byte{127, 0, 10, byte(i + 1)})
+}
+
 // Start starts a plant: every device listens when it returns. ctx bounds
 // the plant's life; Close stops it sooner.
 func Start(ctx context.Context, cfg PlantConfig) (*Plant, error) {
@@ -166,11 +181,15 @@ func Start(ctx context.Context, cfg PlantConfig) (*Plant, error) {
 		if cfg.BasePort > 0 {
 			port = cfg.BasePort + i
 		}
+		host := cfg.Host
+		if cfg.OwnAddresses {
+			host = DeviceAddress(i).String()
+		}
 		d := NewDevice(DeviceConfig{
 			Name:     s.name,
 			Line:     s.line,
 			Machine:  MachineConfig{Kind: s.kind, Seed: deviceSeed(cfg.Seed, i), Step: cfg.Step},
-			Listen:   net.JoinHostPort(cfg.Host, strconv.Itoa(port)),
+			Listen:   net.JoinHostPort(host, strconv.Itoa(port)),
 			Clock:    cfg.Clock,
 			Speed:    cfg.Speed,
 			MaxConns: cfg.MaxConns,
