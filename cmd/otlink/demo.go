@@ -93,7 +93,7 @@ func demoCmd() *cobra.Command {
 				}
 				cfg.MTConnect = config.MTConnectAgent{Enabled: true, Listen: mtcListen}
 			}
-			monNote := demoMonitor(cfg, monitorIf, learn)
+			monNote := demoMonitor(cfg, data, monitorIf, learn)
 			cfg.Data = data
 			cfg.HTTP.Listen = listen
 			cfg.HTTP.PlainHTTP = plain
@@ -184,7 +184,7 @@ const (
 // when this process may capture there, and says what the war room shows.
 // The PLCs have their own loopback addresses (sim.DeviceNetwork), so the
 // asset inventory sees one host per machine and otlink as their client.
-func demoMonitor(cfg *config.Config, ifc string, learn time.Duration) string {
+func demoMonitor(cfg *config.Config, data, ifc string, learn time.Duration) string {
 	if ifc == "off" {
 		return "(network monitoring off: --monitor off)"
 	}
@@ -194,8 +194,16 @@ func demoMonitor(cfg *config.Config, ifc string, learn time.Duration) string {
 		return fmt.Sprintf("(network monitoring off: capturing on %s needs root or CAP_NET_RAW: sudo setcap cap_net_raw+ep BINARY; %s)", ifc, errcode.Of(err))
 	}
 	src.Close()
+	// otlink reads each PLC's identity (FC 43) when it connects: to the
+	// monitor, a host reading eight devices' identity is an identity scan.
+	// The demo says it is known, as an analyst would.
+	rules := filepath.Join(data, "demo-rules.yaml")
+	if err := os.WriteFile(rules, []byte(demoRules), 0o600); err != nil {
+		return fmt.Sprintf("(network monitoring off: %v)", err)
+	}
 	cfg.Monitor = config.Monitor{
 		Interfaces: []config.MonitorInterface{{Name: ifc, BPF: filter}},
+		Rules:      rules,
 		Learn:      config.Duration(learn),
 		Zones: []config.MonitorZone{
 			{Name: "control room", Networks: []string{"127.0.0.0/24"}},
@@ -203,8 +211,17 @@ func demoMonitor(cfg *config.Config, ifc string, learn time.Duration) string {
 		},
 	}
 	return fmt.Sprintf("the war room watches the PLCs' Modbus traffic on %s, learning what is normal for %s\n"+
-		"              (otlink's own identity reads as it connects show as an identity scan: what an IDS sees of a gateway)", ifc, learn)
+		"              (otlink's own identity reads when it connects are a suppressed identity scan: %s)", ifc, learn, rules)
 }
+
+// demoRules suppresses the identity scan that otlink's own connections
+// look like (docs/detections.md, Suppressions).
+const demoRules = `# otlink demo: detections the analyst has reviewed and accepted.
+suppress:
+  - detection: identity_scan
+    client: 127.0.0.1
+    reason: otlink (the gateway) reads each PLC's identity (Modbus FC 43/14) when it connects
+`
 
 // demoIntruder plays the simulated intruder after wait, then every
 // intruderEvery, until ctx ends.

@@ -26,6 +26,8 @@ func (s Severity) valid() bool { return s == Low || s == Medium || s == High || 
 // same detection between the same hosts are aggregated: Count grows, the
 // first MaxEvidence PDUs are kept as evidence.
 type Alert struct {
+	suppressed bool // covered by a suppression: kept for aggregation, never listed
+
 	ID         string     `json:"id"`        // unique within a run: detection and sequence, e.g. "plc_stop-1"
 	Detection  string     `json:"detection"` // e.g. "plc_stop", "new_writer", "rule:no-write-press"
 	Title      string     `json:"title"`

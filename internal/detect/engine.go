@@ -130,6 +130,12 @@ type Engine struct {
 	reported int    // e.order[:reported] were returned by Evaluate
 	latest   int64  // newest event time seen, where Alerts evaluates
 	evicted  uint64 // windows, rates and alerts dropped by the caps
+
+	// Suppressions (Rules.suppress) apply to the client of the traffic
+	// being looked at: curCli is set for each PDU, flow end and rate.
+	curCli     netip.Addr
+	suppressed uint64 // alerts not raised because of a suppression
+	supKeys    int    // suppressed alerts kept in alerts (so later events find them)
 }
 
 // New returns an engine; it does no I/O.
@@ -147,6 +153,13 @@ func New(cfg Config) *Engine {
 // alert returns the alert of detection det aggregated under key, making it
 // from the built-in definition d when new.
 func (e *Engine) alert(det, key string, d def, proto string, assets ...string) *Alert {
+	return e.alertSup(det, key, d, proto, e.cfg.Rules.suppresses(det, e.curCli), assets...)
+}
+
+// alertSup is alert with the suppression decided by the caller. A
+// suppressed alert is kept, so that later events of it still find it, but
+// never listed; too many of them are forgotten at once.
+func (e *Engine) alertSup(det, key string, d def, proto string, sup bool, assets ...string) *Alert {
 	k := det + "|" + key
 	if a := e.alerts[k]; a != nil {
 		return a
@@ -160,6 +173,19 @@ func (e *Engine) alert(det, key string, d def, proto string, assets ...string) *
 		}
 	}
 	e.alerts[k] = a
+	if sup {
+		a.suppressed = true
+		e.suppressed++
+		if e.supKeys++; e.supKeys > e.th.MaxAlerts {
+			for k, x := range e.alerts {
+				if x.suppressed {
+					delete(e.alerts, k)
+				}
+			}
+			e.supKeys = 0
+		}
+		return a
+	}
 	e.order = append(e.order, a)
 	return a
 }
@@ -221,12 +247,13 @@ func (e *Engine) PDU(f *flow.Flow, p *dissect.PDU) {
 	req := clientRequest(p) && p.Malformed == ""
 	// Most PDUs are ordinary requests and replies: without a baseline or
 	// rules they concern no detection, and cost nothing more.
-	if p.Malformed == "" && p.Exception == 0 && e.cfg.Baseline == nil && e.cfg.Rules == nil &&
+	if p.Malformed == "" && p.Exception == 0 && e.cfg.Baseline == nil && e.cfg.Rules.Len() == 0 &&
 		(!req || p.Action != dissect.ActIdentify && (int(p.Action) >= len(indicators) || indicators[p.Action] == "")) {
 		return
 	}
 	n := e.names(f)
 	cli, srv := n.cli, n.srv
+	e.curCli = cli
 	src, dst := n.client, n.server
 	if p.Meta.Dir == dissect.ToClient {
 		src, dst = dst, src
@@ -404,6 +431,7 @@ func (r *rate) sum(sec int64) (n, w int) {
 // new assets come from flows.
 func (e *Engine) FlowEnd(f *flow.Flow) {
 	cli, srv := f.Client.Addr().Unmap(), f.Server.Addr().Unmap()
+	e.curCli = cli
 	ev := Evidence{Frame: f.FirstFrame, Time: time.Unix(0, f.First).UTC(), Src: f.Client.String(), Dst: f.Server.String(), Proto: f.Proto}
 	e.seen(f.Last)
 	// With a baseline, flows of learned connections are not scan evidence:

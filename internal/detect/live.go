@@ -19,11 +19,14 @@ type EngineStats struct {
 	Rates   int    `json:"rates"`   // tracked connection rates
 	Alerts  int    `json:"alerts"`  // alerts kept for aggregation
 	Evicted uint64 `json:"evicted"` // windows, rates and alerts dropped by the caps
+	// Suppressed counts alerts not raised because a suppression of the
+	// rules file covers them.
+	Suppressed uint64 `json:"suppressed"`
 }
 
 // Stats returns the engine's memory figures.
 func (e *Engine) Stats() EngineStats {
-	return EngineStats{Windows: len(e.series), Rates: len(e.rates), Alerts: len(e.order), Evicted: e.evicted}
+	return EngineStats{Windows: len(e.series), Rates: len(e.rates), Alerts: len(e.order), Evicted: e.evicted, Suppressed: e.suppressed}
 }
 
 // Evaluate checks the windowed detections and unusual rates over the
@@ -131,6 +134,7 @@ func (e *Engine) evalRates(now int64, live bool) {
 		ak := "unusual_rate|" + rateKey(k)
 		if !r.fired && r.peak > 0 {
 			r.fired = true
+			e.curCli = k.client
 			a := e.alert("unusual_rate", rateKey(k), Detections["unusual_rate"], k.proto, k.client.String(), k.server.String())
 			for _, ev := range r.ev {
 				a.add(ev)

@@ -18,9 +18,42 @@ import (
 	"github.com/otlink/otlink/internal/flow"
 )
 
-// Rules is a compiled set of custom detections (docs/detections.md).
+// Rules is a compiled set of custom detections and suppressions
+// (docs/detections.md).
 type Rules struct {
-	list []*rule
+	list     []*rule
+	suppress []suppression
+}
+
+// suppression keeps a detection from raising alerts about the traffic of
+// some clients: a gateway that reads every PLC's identity when it
+// connects, an asset-management scanner with a change ticket.
+type suppression struct {
+	det    string // a detection name, "rule:ID", or "*" for every detection
+	client netip.Prefix
+	reason string
+}
+
+// suppresses reports whether a suppression covers alerts of det about
+// traffic from cli. A nil Rules suppresses nothing.
+func (r *Rules) suppresses(det string, cli netip.Addr) bool {
+	if r == nil || !cli.IsValid() {
+		return false
+	}
+	for _, s := range r.suppress {
+		if (s.det == det || s.det == "*") && s.client.Contains(cli) {
+			return true
+		}
+	}
+	return false
+}
+
+// Suppressions is the number of suppressions.
+func (r *Rules) Suppressions() int {
+	if r == nil {
+		return 0
+	}
+	return len(r.suppress)
 }
 
 // Len is the number of rules.
@@ -106,18 +139,25 @@ func ParseRules(data []byte, name string) (*Rules, error) {
 	}
 	root := doc.Content[0]
 	list := root
+	var sup *yaml.Node
 	if root.Kind == yaml.MappingNode {
 		list = nil
 		for i := 0; i+1 < len(root.Content); i += 2 {
-			if k := root.Content[i]; k.Value == "rules" {
+			switch k := root.Content[i]; k.Value {
+			case "rules":
 				list = root.Content[i+1]
-			} else {
-				re.at(k, "unknown key %q (want rules)", k.Value)
+			case "suppress":
+				sup = root.Content[i+1]
+			default:
+				re.at(k, "unknown key %q (want rules, suppress)", k.Value)
 			}
 		}
-		if list == nil {
-			re.at(root, "no rules key")
+		if list == nil && sup == nil {
+			re.at(root, "no rules or suppress key")
 			return nil, errors.Join(re.errs...)
+		}
+		if list == nil {
+			list = &yaml.Node{Kind: yaml.SequenceNode}
 		}
 	}
 	if list.Kind != yaml.SequenceNode {
@@ -137,10 +177,81 @@ func ParseRules(data []byte, name string) (*Rules, error) {
 			rs.list = append(rs.list, r)
 		}
 	}
+	if sup != nil {
+		rs.suppress = re.suppressions(sup, ids)
+	}
 	if len(re.errs) > 0 {
 		return nil, errors.Join(re.errs...)
 	}
 	return rs, nil
+}
+
+// suppressions reads the suppress list: detection (a built-in name,
+// rule:ID of this file, or *), client (an address or a prefix) and reason,
+// all required.
+func (re *ruleErrs) suppressions(v *yaml.Node, ids map[string]int) []suppression {
+	if v.Kind != yaml.SequenceNode {
+		re.at(v, "suppress must be a list")
+		return nil
+	}
+	var out []suppression
+	for _, n := range v.Content {
+		if n.Kind != yaml.MappingNode {
+			re.at(n, "a suppression must be a mapping {detection, client, reason}")
+			continue
+		}
+		var s suppression
+		hasClient := false
+		before := len(re.errs)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, x := n.Content[i], n.Content[i+1]
+			switch k.Value {
+			case "detection":
+				s.det = x.Value
+				_, builtin := Detections[x.Value]
+				_, own := ids[strings.TrimPrefix(x.Value, "rule:")]
+				if !builtin && !(strings.HasPrefix(x.Value, "rule:") && own) && x.Value != "*" {
+					re.at(x, "detection %q: want a built-in detection (docs/detections.md), rule:ID of this file, or *", x.Value)
+				}
+			case "client":
+				hasClient = true
+				p, err := parsePrefix(x.Value)
+				if err != nil {
+					re.at(x, "client %q: want an address or a prefix such as 10.0.1.5 or 10.0.1.0/24", x.Value)
+				}
+				s.client = p
+			case "reason":
+				s.reason = strings.TrimSpace(x.Value)
+			default:
+				re.at(k, "unknown key %q (want detection, client, reason)", k.Value)
+			}
+		}
+		switch {
+		case s.det == "":
+			re.at(n, "suppression without detection")
+		case !hasClient:
+			re.at(n, "suppression of %s without client: suppressing a detection for every host is turning it off", s.det)
+		case s.reason == "":
+			re.at(n, "suppression of %s without reason: say why, for the next analyst", s.det)
+		}
+		if len(re.errs) == before {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// parsePrefix reads an address (a single-host prefix) or a prefix.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
 }
 
 func idOf(n *yaml.Node) string {

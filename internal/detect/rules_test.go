@@ -1,9 +1,11 @@
 package detect_test
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -161,5 +163,89 @@ func TestBaselineFile(t *testing.T) {
 	alerts, _ = run(t, fast, detect.Config{Baseline: b})
 	if r := wantAlert(t, alerts, "unusual_rate", "T0814"); r.Count != 600 || len(alerts) != 1 {
 		t.Fatalf("rate %+v, all %v", r, names(alerts))
+	}
+}
+
+// TestSuppress: a suppression keeps a detection from raising alerts about
+// one client's traffic — the windowed identity scan and an indicator —
+// while the same traffic from another client still raises them; bad
+// suppressions are refused with their positions.
+func TestSuppress(t *testing.T) {
+	gateway := netip.MustParseAddr("10.0.0.5")
+	path := capture(t, "suppress.pcap", 0, func(w *synth.Writer) {
+		for _, cli := range []netip.Addr{gateway, attacker} {
+			for i := range 6 {
+				target := netip.AddrFrom4([4]byte{10, 0, 1, byte(10 + i)})
+				c, err := w.TCP(netip.AddrPortFrom(cli, uint16(51000+i)), netip.AddrPortFrom(target, 502))
+				must(t, err)
+				must(t, c.Send(true, mbap(1, 1, modbus.AppendReadDeviceIDRequest(nil, 1, 0))))
+				if i == 0 {
+					must(t, c.Send(true, mbap(2, 1, []byte{8, 0, 1, 0, 0}))) // restart
+				}
+			}
+		}
+	})
+	rs, err := detect.ParseRules([]byte(`suppress:
+  - detection: identity_scan
+    client: 10.0.0.5
+    reason: the gateway reads every PLC's identity when it connects
+  - detection: "*"
+    client: 10.0.0.0/29
+    reason: the gateway's subnet is trusted for everything
+`), "suppress.yaml")
+	if err != nil || rs.Len() != 0 || rs.Suppressions() != 2 {
+		t.Fatalf("%v, %d rules, %d suppressions", err, rs.Len(), rs.Suppressions())
+	}
+	for _, cfg := range []struct {
+		rules *detect.Rules
+		want  map[string]int // alerts per detection naming the gateway
+	}{{nil, map[string]int{"identity_scan": 1, "device_restart": 1}}, {rs, map[string]int{}}} {
+		alerts, _ := run(t, path, detect.Config{Rules: cfg.rules})
+		got := map[string]int{}
+		attackerSeen := map[string]bool{}
+		for _, a := range alerts {
+			if slices.Contains(a.Assets, gateway.String()) && a.Assets[0] == gateway.String() {
+				got[a.Detection]++
+			}
+			if a.Assets[0] == attacker.String() {
+				attackerSeen[a.Detection] = true
+			}
+		}
+		for _, d := range []string{"identity_scan", "device_restart"} {
+			if got[d] != cfg.want[d] {
+				t.Errorf("rules %v: %d %s alerts of the gateway, want %d", cfg.rules != nil, got[d], d, cfg.want[d])
+			}
+			if !attackerSeen[d] {
+				t.Errorf("rules %v: no %s alert of the attacker: %v", cfg.rules != nil, d, names(alerts))
+			}
+		}
+	}
+
+	_, err = detect.ParseRules([]byte(`suppress:
+  - detection: nosuch
+    client: 10.0.0.5
+    reason: x
+  - detection: identity_scan
+    reason: everyone
+  - detection: rule:absent
+    client: 10.0.0.500
+    reason: y
+  - detection: port_scan
+    client: 10.0.0.6
+  - {detection: port_scan, client: 10.0.0.6, reason: z, colour: red}
+`), "bad.yaml")
+	msg := fmt.Sprint(err)
+	if strings.Contains(msg, "rule:absent without client") {
+		t.Errorf("a bad client is reported as a missing one too:\n%s", msg)
+	}
+	for _, want := range []string{`bad.yaml:2:16: detection "nosuch"`, "bad.yaml:5:5: suppression of identity_scan without client",
+		`bad.yaml:7:16: detection "rule:absent"`, `bad.yaml:8:13: client "10.0.0.500"`, "bad.yaml:10:5: suppression of port_scan without reason",
+		`bad.yaml:12:57: unknown key "colour"`} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("missing %q in:\n%s", want, msg)
+		}
+	}
+	if errcode.Of(err) != errcode.DetectRuleInvalid {
+		t.Errorf("code of %v", err)
 	}
 }

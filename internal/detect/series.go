@@ -24,6 +24,7 @@ type series struct {
 	detail   string
 	events   []event
 	fired    bool  // the alert is raised; later events extend it until the series re-arms
+	sup      bool  // a suppression covers the series' client (decided when it starts)
 	dirty    bool  // events came since the last evaluation
 	last     int64 // newest event time: quiet for a window re-arms a fired series
 }
@@ -51,7 +52,8 @@ func (e *Engine) addSeries(det, key string, d def, proto string, window time.Dur
 		if len(e.series) >= e.th.MaxKeys {
 			e.evictSeries()
 		}
-		s = &series{det: det, key: key, d: d, proto: proto, window: int64(window), n: n, distinct: distinct, assets: assets}
+		s = &series{det: det, key: key, d: d, proto: proto, window: int64(window), n: n, distinct: distinct, assets: assets,
+			sup: e.cfg.Rules.suppresses(det, e.curCli)}
 		e.series[string(e.kbuf)] = s
 	}
 	e.seen(t)
@@ -148,7 +150,7 @@ func (e *Engine) evaluate(s *series) {
 			cnt[ev[end].target]++
 			end++
 		}
-		a := e.alert(s.det, s.key, s.d, s.proto, s.assets...)
+		a := e.alertSup(s.det, s.key, s.d, s.proto, s.sup, s.assets...)
 		targets := []string{}
 		seen := map[string]bool{}
 		for _, x := range ev[lo:end] {
