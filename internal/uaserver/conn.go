@@ -103,8 +103,16 @@ func takeOver(srv *server.Server) (net.Listener, *broker, error) {
 	if b.wg, err = field[sync.WaitGroup](cb, "wg"); err != nil {
 		return nil, nil, err
 	}
+	// gopcua's accept loop returns on any accept error: an expired
+	// deadline ends it before the socket is duplicated. Without it the loop
+	// could enter accept(2) while File and FileListener have the shared
+	// socket in blocking mode (os.File.Fd does that), block there, and
+	// Close below would wait for it forever (seen once in CI: Start hung).
+	if err := (*tl).SetDeadline(time.Unix(1, 0)); err != nil {
+		return nil, nil, err
+	}
 	// A second descriptor of the socket keeps the port open while gopcua's
-	// is closed, which ends its accept loop.
+	// is closed.
 	f, err := (*tl).File()
 	if err != nil {
 		return nil, nil, err
