@@ -706,12 +706,7 @@ func (s *Server) userDisableAPI(w http.ResponseWriter, r *http.Request) {
 
 // tokenRevokeAPI revokes an API token: it is refused from the next request.
 func (s *Server) tokenRevokeAPI(w http.ResponseWriter, r *http.Request) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err == nil {
-		err = s.opts.Auth.RevokeToken(r.Context(), id)
-	} else {
-		err = errcode.New(errcode.AuthBadInput, "token id %q is not a number", r.PathValue("id"))
-	}
+	id, err := s.revokeToken(r)
 	if err != nil {
 		writeError(w, httpStatus(err), err)
 		return
@@ -816,17 +811,20 @@ func (s *Server) tokenCreate(w http.ResponseWriter, r *http.Request) {
 	s.showTokens(w, r, http.StatusOK, "", func(d *tokensView) { d.Secret, d.New = secret, tok })
 }
 
+// revokeToken revokes the token of the request's {id}.
+func (s *Server) revokeToken(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		return 0, errcode.New(errcode.AuthBadInput, "token id %q is not a number", r.PathValue("id"))
+	}
+	return id, s.opts.Auth.RevokeToken(r.Context(), id)
+}
+
 func (s *Server) tokenRevoke(w http.ResponseWriter, r *http.Request) {
 	if !s.sensitive(w, r, false, "/tokens") {
 		return
 	}
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err == nil {
-		err = s.opts.Auth.RevokeToken(r.Context(), id)
-	} else {
-		err = errcode.New(errcode.AuthBadInput, "token id %q is not a number", r.PathValue("id"))
-	}
-	if err != nil {
+	if _, err := s.revokeToken(r); err != nil {
 		s.showTokens(w, r, httpStatus(err), err.Error(), nil)
 		return
 	}
