@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -68,7 +69,8 @@ func demoCmd() *cobra.Command {
 				cncs = 1
 			}
 			plant, err := sim.Start(ctx, sim.PlantConfig{Lines: lines, Machines: machines, Seed: seed,
-				CNCs: cncs, UAMachines: 1, OwnAddresses: true,
+				// Linux answers on all of 127.0.0.0/8: each PLC its own address.
+				CNCs: cncs, UAMachines: 1, OwnAddresses: runtime.GOOS == "linux",
 				UA: sim.UAOptions{CertDir: filepath.Join(data, "sim"), TrustedClients: [][]byte{own.DER}}})
 			if err != nil {
 				return err
