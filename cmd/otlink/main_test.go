@@ -311,6 +311,16 @@ func demoSecurity(t *testing.T, httpAddr string, banner map[string]string) {
 			t.Errorf("no %s alert naming the intruder 127.0.66.6: %v", d, got)
 		}
 	}
+	// otlink's own identity reads were suppressed, and counted.
+	resp, err := apiGet("https://" + httpAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if m := regexp.MustCompile(`(?m)^otlink_monitor_detect_suppressed_total ([0-9.e+]+)$`).FindSubmatch(metrics); m == nil || string(m[1]) == "0" {
+		t.Errorf("suppressed alerts in /metrics: %q", m)
+	}
 	var assets struct {
 		Assets []struct{ IP, Role, Zone string }
 	}

@@ -11,6 +11,7 @@ var (
 	descPBytes  = prometheus.NewDesc("otlink_monitor_proto_bytes_total", "Payload bytes of ended flows, per protocol.", []string{"proto"}, nil)
 	descEvicted = prometheus.NewDesc("otlink_monitor_detect_evicted_total", "Detection windows, rates and alerts dropped by the memory caps.", nil, nil)
 	descLearn   = prometheus.NewDesc("otlink_monitor_learning", "1 while the monitor learns its baseline.", nil, nil)
+	descSupp    = prometheus.NewDesc("otlink_monitor_detect_suppressed_total", "Alerts not raised because a suppression of the rules file covers them.", nil, nil)
 )
 
 // Collector returns a prometheus.Collector of the monitor's counters.
@@ -19,7 +20,7 @@ func (m *Monitor) Collector() prometheus.Collector { return collector{m} }
 type collector struct{ m *Monitor }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPackets, descBytes, descDrops, descAlerts, descPDUs, descPBytes, descLearn, descEvicted} {
+	for _, d := range []*prometheus.Desc{descPackets, descBytes, descDrops, descAlerts, descPDUs, descPBytes, descLearn, descEvicted, descSupp} {
 		ch <- d
 	}
 }
@@ -31,6 +32,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descDrops, prometheus.CounterValue, float64(s.Drops))
 	ch <- prometheus.MustNewConstMetric(descAlerts, prometheus.CounterValue, float64(s.Alerts))
 	ch <- prometheus.MustNewConstMetric(descEvicted, prometheus.CounterValue, float64(s.Detect.Evicted))
+	ch <- prometheus.MustNewConstMetric(descSupp, prometheus.CounterValue, float64(s.Detect.Suppressed))
 	learn := 0.0
 	if s.Learning {
 		learn = 1
