@@ -273,9 +273,10 @@ func (e *Engine) PDU(f *flow.Flow, p *dissect.PDU) {
 			e.raise(indicators[p.Action], n.cliS+"|"+p.Proto, p.Proto, ev(), fmt.Sprintf("%s %s (%s, function %d) from %s", p.Proto, p.Name, p.Action, p.Function, cli), n.cliS, n.srvS)
 		}
 		if p.Action == dissect.ActIdentify {
-			e.add("identity_scan", n.cliS, p.Proto, e.th.ScanWindow, e.th.ScanHosts, true, p.Meta.Time, n.srvS, ev(), n.cliS)
+			x := ev() // one copy of the PDU for both windows
+			e.add("identity_scan", n.cliS, p.Proto, e.th.ScanWindow, e.th.ScanHosts, true, p.Meta.Time, n.srvS, x, n.cliS)
 			if p.Proto != "opcua" { // browsing an OPC UA address space is normal client behaviour
-				e.add("diag_enum", n.pair, p.Proto, e.th.ScanWindow, e.th.DiagKinds, true, p.Meta.Time, e.kind(p), ev(), n.cliS, n.srvS)
+				e.add("diag_enum", n.pair, p.Proto, e.th.ScanWindow, e.th.DiagKinds, true, p.Meta.Time, e.kind(p), x, n.cliS, n.srvS)
 			}
 		}
 		if e.cfg.Baseline != nil {

@@ -7,7 +7,9 @@
 // and VLAN with idle and close timeouts and a bounded size (LRU
 // eviction), TCP reassembly per direction with bounded out-of-order
 // buffering, client/server orientation and the choice of dissector per
-// flow (by port, else by a strict probe of the first payload).
+// flow (by port, else by a strict probe of the first payload). One
+// capture can be split over several tables, one per goroutine, by address
+// pair (Config.Shards): their counters and PDUs sum to one table's.
 //
 // It must not interpret industrial protocols (dissectors do), keep PDUs
 // (handlers do) or read packets itself (capture does). Its clock is the
