@@ -110,6 +110,9 @@ read are reported and the others analysed.`,
 				for i := range sum.Files {
 					writeFileSummary(out, &sum.Files[i])
 					detect.WriteText(out, sum.Files[i].Alerts)
+					if n := sum.Files[i].Suppressed; n > 0 {
+						fmt.Fprintf(out, "  %d alerts suppressed by the rules file's suppress list\n", n)
+					}
 				}
 			}
 			if err == nil {

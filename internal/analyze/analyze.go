@@ -78,6 +78,9 @@ type FileSummary struct {
 	PDUs    map[string]*ProtoCounts `json:"pdus"`
 	Assets  []any                   `json:"assets"`
 	Alerts  []any                   `json:"alerts"`
+	// Suppressed counts the alerts a suppression of the rules file kept
+	// out of Alerts (docs/detections.md).
+	Suppressed uint64 `json:"suppressed,omitempty"`
 
 	Stats     flow.Stats                    `json:"-"` // decoder, flow and reassembly counters
 	Bytes     uint64                        `json:"-"` // bytes on the wire

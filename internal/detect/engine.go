@@ -483,6 +483,7 @@ func (e *Engine) Report(fs *analyze.FileSummary) {
 	for _, a := range e.Alerts() {
 		fs.Alerts = append(fs.Alerts, a)
 	}
+	fs.Suppressed += e.suppressed
 }
 
 // Alerts finishes the windowed and rate detections once, at the newest

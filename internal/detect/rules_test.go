@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otlink/otlink/internal/analyze"
 	"github.com/otlink/otlink/internal/capture/synth"
 	"github.com/otlink/otlink/internal/detect"
 	"github.com/otlink/otlink/internal/errcode"
@@ -219,6 +220,14 @@ func TestSuppress(t *testing.T) {
 				t.Errorf("rules %v: no %s alert of the attacker: %v", cfg.rules != nil, d, names(alerts))
 			}
 		}
+	}
+
+	// The file's summary counts what was suppressed.
+	fs, err := analyze.File(t.Context(), path, analyze.Options{Observers: func(file string) []analyze.Observer {
+		return []analyze.Observer{detect.New(detect.Config{Rules: rs, File: file})}
+	}})
+	if err != nil || fs.Suppressed != 2 {
+		t.Errorf("summary: %d suppressed (want the gateway's scan and restart), %v", fs.Suppressed, err)
 	}
 
 	_, err = detect.ParseRules([]byte(`suppress:
