@@ -217,10 +217,18 @@ func (s *Server) serveConn(ctx context.Context, tc *net.TCPConn) {
 		s.log.Debug("opcua secure channel failed", "err", err)
 		return
 	}
+	s.regMu.Lock()
+	if s.closing {
+		s.regMu.Unlock()
+		uc.Close()
+		sc.Close()
+		return
+	}
 	b.mu.Lock()
 	(*b.chans)[id] = sc
 	b.mu.Unlock()
 	b.wg.Add(1)
+	s.regMu.Unlock()
 	defer func() {
 		b.mu.Lock()
 		delete(*b.chans, id)

@@ -74,6 +74,11 @@ type Server struct {
 	refused   atomic.Int64 // connections over the limit
 	dropped   atomic.Int64 // notifications given up on a busy subscription
 	connWG    sync.WaitGroup
+	// regMu orders a connection joining gopcua's channel broker before
+	// Close, or not at all: the broker's WaitGroup must not be added to
+	// while its Close waits on it (a race the detector found in CI).
+	regMu   sync.Mutex
+	closing bool
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -247,6 +252,9 @@ func (s *Server) Close() error {
 	if s.ln != nil {
 		s.ln.Close()
 	}
+	s.regMu.Lock()
+	s.closing = true
+	s.regMu.Unlock()
 	err := s.srv.Close()
 	s.connWG.Wait()
 	s.wg.Wait()
