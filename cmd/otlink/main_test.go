@@ -149,7 +149,7 @@ func TestDemo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "demo", "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--nats", "127.0.0.1:0", "--mqtt", "127.0.0.1:0",
-		"--opcua", "127.0.0.1:0", "--mtconnect", "127.0.0.1:0", "--for", "60s", "--learn", "5s")
+		"--opcua", "127.0.0.1:0", "--mtconnect", "127.0.0.1:0", "--for", "85s", "--learn", "5s")
 	stdout, _ := cmd.StdoutPipe()
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
