@@ -234,6 +234,11 @@ tshark its figures are null.`,
 			if o.Packets < 1000 {
 				return usageErr(errcode.New(errcode.CLIUsage, "--packets must be at least 1000"))
 			}
+			if o.Dir != "" {
+				if st, err := os.Stat(o.Dir); err != nil || !st.IsDir() {
+					return usageErr(errcode.New(errcode.CLIUsage, "--keep %s: not an existing folder", o.Dir))
+				}
+			}
 			if !asJSON {
 				o.Progress = c.ErrOrStderr()
 			}
@@ -278,6 +283,7 @@ tshark its figures are null.`,
 	f.IntVar(&o.Packets, "packets", 1_000_000, "packets of the generated capture")
 	f.IntVar(&o.Passes, "passes", 5, "dissection passes over the capture; the median pass is reported")
 	f.BoolVar(&o.NoTshark, "no-tshark", false, "skip the tshark baseline")
+	f.StringVar(&o.Dir, "keep", "", "write the capture to DIR/dpi.pcap and keep it (e.g. to time otlink analyze on it)")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the measured dissection to this file")
 	return c

@@ -94,7 +94,8 @@ func TestErrorsCommand(t *testing.T) {
 }
 
 func TestUsageErrorsExit2(t *testing.T) {
-	for _, args := range [][]string{{"no-such-command"}, {"demo", "--no-such-flag"}, {"run"}, {"demo", "--plain-http", "--listen", "0.0.0.0:8080"}, {"config", "validate", "/no/such/file.yaml"}, {"--memory-limit", "12x", "version"}} {
+	for _, args := range [][]string{{"no-such-command"}, {"demo", "--no-such-flag"}, {"run"}, {"demo", "--plain-http", "--listen", "0.0.0.0:8080"}, {"config", "validate", "/no/such/file.yaml"}, {"--memory-limit", "12x", "version"},
+		{"bench", "dpi", "--keep", "/no/such/folder"}, {"bench", "dpi", "--packets", "10"}} {
 		_, errOut, st := otlink(t, args...)
 		if st != 2 {
 			t.Errorf("otlink %v: status %d, want 2 (%s)", args, st, errOut)

@@ -19,6 +19,7 @@ import (
 	"github.com/otlink/otlink/internal/capture/synth"
 	"github.com/otlink/otlink/internal/detect"
 	_ "github.com/otlink/otlink/internal/dissect/all" // the eight dissectors
+	"github.com/otlink/otlink/internal/errcode"
 )
 
 // DPIOptions configure `otlink bench dpi`.
@@ -112,7 +113,7 @@ func DPI(ctx context.Context, o DPIOptions) (DPIResult, error) {
 	dpiProgress(o.Progress, "writing a capture of %d packets to %s", o.Packets, path)
 	t0 := time.Now()
 	if err := WriteDPICapture(path, o.Packets); err != nil {
-		return r, err
+		return r, errcode.Wrap(errcode.CLIDataDir, err, "write the capture %s", path)
 	}
 	r.GenerateSec = time.Since(t0).Seconds()
 	if st, err := os.Stat(path); err == nil {
